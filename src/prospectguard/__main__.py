@@ -1,0 +1,5 @@
+"""`python -m prospectguard` runs the CLI."""
+
+from prospectguard.cli import main
+
+main()

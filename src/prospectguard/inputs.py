@@ -1,0 +1,59 @@
+"""Parsing what users type (CLI now, API and batch later) into checked values, with errors that name
+the field and say what is accepted. No door lets a traceback reach a user."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from prospectguard.model import NumberType, PhoneNumber
+from prospectguard.numbering import parse, valid_postcode
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+class InputError(ValueError):
+    """Bad input: `field` names the option or column, the message says what is accepted."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def instant(value: str, field: str) -> datetime:
+    """ISO 8601 date-time; without an offset it is Paris time; a bare date is midnight Paris."""
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise InputError(
+            field,
+            f"{value!r} is not a date-time; use ISO 8601, e.g. 2026-09-01T11:00 or 2026-09-01T11:00+02:00",
+        ) from None
+    return parsed.replace(tzinfo=PARIS) if parsed.tzinfo is None else parsed
+
+
+def day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(field, f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-09-01") from None
+
+
+def number(value: str, field: str) -> PhoneNumber:
+    """A number that can be stored: valid and with an E.164 form (short numbers have none)."""
+    parsed = parse(value)
+    if parsed.type is NumberType.INVALID or parsed.e164 is None:
+        raise InputError(
+            field,
+            f"{value!r} is not a valid phone number; use a French number (06 12 34 56 78, +33 6 12 34 56 78, "
+            "0590 12 34 56) or an international one with its + prefix",
+        )
+    return parsed
+
+
+def postcode(value: str, field: str) -> str:
+    code = value.strip()
+    if not valid_postcode(code):
+        raise InputError(field, f"{value!r} is not a French postcode; use 5 digits, e.g. 75011 or 97410")
+    return code

@@ -1,0 +1,284 @@
+"""`Store`: the evidence store's one public face.
+
+Each method is one transaction. Instants must be timezone-aware (ValueError otherwise) and come back
+in UTC. Database outages surface as `StoreUnavailable` so that callers fail closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from prospectguard.model import Facts, OrgSettings
+from prospectguard.store import audit, evidence, migrate
+from prospectguard.store.audit import AuditReport
+from prospectguard.store.connect import DEFAULT_URL, create_store_engine, read_tx, write_tx
+from prospectguard.store.evidence import (
+    ADDABLE_OPPOSITION_SOURCES,
+    check_attempt,
+    check_choice,
+    check_e164,
+    check_text,
+)
+from prospectguard.store.facts import read_consent_history, read_facts, read_org_settings
+from prospectguard.store.types import require_aware
+
+
+class Store:
+    """Append-only evidence (consents, oppositions, contracts, attempts, Bloctel) and the audit chain."""
+
+    def __init__(self, url: str = DEFAULT_URL) -> None:
+        self.url = url
+        self._engine = create_store_engine(url)
+
+    @classmethod
+    def open(cls, url: str = DEFAULT_URL, upgrade: bool = True) -> Self:
+        store = cls(url)
+        if upgrade:
+            try:
+                store.upgrade()
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for the batch path and for tests; the store's API is the contract."""
+        return self._engine
+
+    def upgrade(self) -> None:
+        """Migrate to the head revision (idempotent; one read when already there)."""
+        migrate.upgrade(self._engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- organisations -----------------------------------------------------------------------------
+
+    def org_id(self, name: str, create: bool = True) -> int:
+        name = check_text(name, "name")
+        with read_tx(self._engine) as conn:
+            found = evidence.find_org(conn, name)
+        if found is not None:
+            return found
+        if not create:
+            raise KeyError(f"no organisation named {name!r}")
+        try:
+            with write_tx(self._engine) as conn:
+                found = evidence.find_org(conn, name)
+                return found if found is not None else evidence.insert_org(conn, name)
+        except IntegrityError:  # a concurrent creator won the unique name: use its row
+            with read_tx(self._engine) as conn:
+                found = evidence.find_org(conn, name)
+            if found is None:
+                raise
+            return found
+
+    def org_settings(self, org_id: int) -> OrgSettings:
+        with read_tx(self._engine) as conn:
+            return read_org_settings(conn, org_id)
+
+    def set_org(
+        self,
+        org_id: int,
+        *,
+        caller_numbers: list[str] | None = None,
+        sms_senders: list[str] | None = None,
+        policies: Mapping[str, bool] | None = None,
+        at: datetime,
+    ) -> OrgSettings:
+        """Merge into the latest settings and append them; None leaves a field as it is.
+
+        `policies` maps a policy reason code to whether it applies: False switches it off.
+        """
+        at = require_aware(at, "at")
+        new_callers = None if caller_numbers is None else sorted({check_e164(n) for n in caller_numbers})
+        new_senders = None if sms_senders is None else sorted({check_text(s, "sender") for s in sms_senders})
+        with write_tx(self._engine) as conn:
+            current = read_org_settings(conn, org_id)
+            off = set(current.policies_off)
+            for code, enabled in (policies or {}).items():
+                (off.discard if enabled else off.add)(check_text(code, "policy"))
+            callers = sorted(current.caller_numbers) if new_callers is None else new_callers
+            senders = sorted(current.sms_senders) if new_senders is None else new_senders
+            evidence.insert_settings(
+                conn, org_id, at=at, caller_numbers=callers, sms_senders=senders, policies_off=sorted(off)
+            )
+        return OrgSettings(
+            name=current.name,
+            caller_numbers=frozenset(callers),
+            sms_senders=frozenset(senders),
+            policies_off=frozenset(off),
+        )
+
+    # --- consents ----------------------------------------------------------------------------------
+
+    def add_consent(
+        self,
+        org_id: int,
+        e164: str,
+        *,
+        collected_at: datetime,
+        channel: str,
+        method: str,
+        expires_at: datetime | None = None,
+        proof_text: str | None = None,
+        proof_file_name: str | None = None,
+        proof_bytes: bytes | None = None,
+        slot_start: datetime | None = None,
+        slot_end: datetime | None = None,
+    ) -> int:
+        """Record a consent and the sha256 of its proof (exactly one of proof_text, proof_bytes).
+
+        The proof file's bytes are not kept here, only its name and hash: the hash proves the file
+        kept elsewhere is the one shown at collection (A3).
+        """
+        with write_tx(self._engine) as conn:
+            return evidence.insert_consent(
+                conn,
+                org_id,
+                e164,
+                collected_at=collected_at,
+                channel=channel,
+                expires_at=expires_at,
+                method=method,
+                proof_text=proof_text,
+                proof_file_name=proof_file_name,
+                proof_bytes=proof_bytes,
+                slot_start=slot_start,
+                slot_end=slot_end,
+            )
+
+    def withdraw_consent(self, org_id: int, e164: str, *, at: datetime, source: str) -> int:
+        with write_tx(self._engine) as conn:
+            return evidence.insert_withdrawal(conn, org_id, e164, at=at, source=source)
+
+    def consent_history(self, org_id: int, e164: str) -> list[dict[str, Any]]:
+        with read_tx(self._engine) as conn:
+            return read_consent_history(conn, org_id, check_e164(e164))
+
+    # --- oppositions and contracts -----------------------------------------------------------------
+
+    def add_opposition(self, org_id: int, e164: str, *, at: datetime, source: str) -> int:
+        source = check_choice(source, ADDABLE_OPPOSITION_SOURCES, "source")
+        with write_tx(self._engine) as conn:
+            return evidence.insert_opposition(conn, org_id, e164, at=at, active=True, source=source)
+
+    def remove_opposition(self, org_id: int, e164: str, *, at: datetime) -> int:
+        """Lift an opposition (the person asked for it): a new event, the old one stays on record."""
+        with write_tx(self._engine) as conn:
+            return evidence.insert_opposition(conn, org_id, e164, at=at, active=False, source="removal")
+
+    def import_oppositions(self, org_id: int, e164s: Iterable[str], *, at: datetime, source: str = "import") -> int:
+        """Bulk-add oppositions in one transaction (all or nothing); returns the number of rows."""
+        with write_tx(self._engine) as conn:
+            return evidence.insert_oppositions(conn, org_id, e164s, at=at, source=source)
+
+    def add_contract(self, org_id: int, e164: str, *, object: str, start: datetime, end: datetime | None = None) -> int:
+        with write_tx(self._engine) as conn:
+            return evidence.insert_contract(conn, org_id, e164, object=object, start=start, end=end)
+
+    # --- attempts ----------------------------------------------------------------------------------
+
+    def record_attempt(
+        self,
+        org_id: int,
+        e164: str,
+        *,
+        at: datetime,
+        channel: str,
+        outcome: str,
+        idempotency_key: str | None = None,
+    ) -> int:
+        """Record a contact attempt; returns its id.
+
+        Outcome `opposed` (A13) also adds an opposition (source call_objection) and a consent
+        withdrawal, atomically. A repeated idempotency key returns the first attempt's id without
+        writing again; reusing a key for a different attempt is a ValueError.
+        """
+        e164, at, channel, outcome = check_attempt(e164, at, channel, outcome)
+        for attempt in range(2):  # a concurrent writer may insert the same key first: then read its row
+            try:
+                with write_tx(self._engine) as conn:
+                    if idempotency_key is not None:
+                        existing = evidence.find_attempt(conn, org_id, idempotency_key)
+                        if existing is not None:
+                            if (existing.e164, existing.at, existing.channel, existing.outcome) != (
+                                e164,
+                                at,
+                                channel,
+                                outcome,
+                            ):
+                                raise ValueError(
+                                    f"idempotency key {idempotency_key!r} was used for a different attempt"
+                                )
+                            return int(existing.id)
+                    return evidence.insert_attempt(
+                        conn,
+                        org_id,
+                        e164,
+                        at=at,
+                        channel=channel,
+                        outcome=outcome,
+                        idempotency_key=idempotency_key,
+                    )
+            except IntegrityError:
+                if idempotency_key is None or attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    # --- Bloctel -----------------------------------------------------------------------------------
+
+    def import_bloctel(self, org_id: int, e164s: Iterable[str], *, as_of: date, file_sha256: str) -> int:
+        """Store one Bloctel scrub result (the listed numbers of a file); returns the snapshot id."""
+        with write_tx(self._engine) as conn:
+            return evidence.insert_bloctel(conn, org_id, e164s, as_of=as_of, file_sha256=file_sha256)
+
+    # --- facts -------------------------------------------------------------------------------------
+
+    def facts(self, org_id: int, e164: str, at: datetime) -> Facts:
+        """Everything the rules need about this number; attempts from 90 days before `at` onwards.
+
+        The Bloctel snapshot is the latest one dated on or before `at`'s calendar date in France.
+        """
+        at = require_aware(at, "at")
+        e164 = check_e164(e164)
+        with read_tx(self._engine) as conn:
+            return read_facts(conn, org_id, e164, at)
+
+    # --- audit trail -------------------------------------------------------------------------------
+
+    def append_audit(
+        self,
+        *,
+        at: datetime,
+        org: str,
+        request: Mapping[str, Any],
+        facts: Mapping[str, Any],
+        decision: Mapping[str, Any],
+        law_date: date,
+    ) -> int:
+        """Append a decision to the hash chain; returns its seq."""
+        return audit.append(
+            self._engine, at=at, org=org, request=request, facts=facts, decision=decision, law_date=law_date
+        )
+
+    def verify_audit(self) -> AuditReport:
+        return audit.verify(self._engine)
+
+    def audit_entries(self, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        return audit.entries(self._engine, offset, limit)

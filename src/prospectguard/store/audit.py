@@ -1,0 +1,168 @@
+"""The decision trail: an append-only hash chain.
+
+Each entry's hash covers the previous entry's hash and the entry's own canonical JSON, so altering,
+removing or reordering any entry breaks every later link. `seq` is the primary key and contiguous
+from 1: two writers that read the same last entry cannot both insert the next one. Appenders are
+serialised (PostgreSQL advisory lock, SQLite BEGIN IMMEDIATE) and retry on a key conflict, so the
+chain never forks.
+
+Not detectable from the table alone: dropping the newest entries. Anchor the head hash elsewhere
+(a periodic export) to catch that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from prospectguard.store.connect import read_tx, write_tx
+from prospectguard.store.schema import audit_log
+from prospectguard.store.types import require_aware
+
+GENESIS_HASH = "0" * 64
+_PG_AUDIT_LOCK = 0x70677374_6F726502  # arbitrary, shared by every appender of the database
+_MAX_TRIES = 5
+_STREAM_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    ok: bool
+    checked: int  # entries found intact before the first bad one (all of them when ok)
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def canonical_json(value: Any) -> str:
+    """One byte sequence per value: the hash must not depend on key order or spacing."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def entry_hash(
+    prev_hash: str,
+    *,
+    seq: int,
+    at: datetime,
+    org: str,
+    request: Mapping[str, Any],
+    facts: Mapping[str, Any],
+    decision: Mapping[str, Any],
+    law_date: date,
+) -> str:
+    entry = {
+        "seq": seq,
+        "at": require_aware(at, "at").isoformat(),
+        "org": org,
+        "request": request,
+        "facts": facts,
+        "decision": decision,
+        "law_date": law_date.isoformat(),
+    }
+    return hashlib.sha256((prev_hash + canonical_json(entry)).encode("utf-8")).hexdigest()
+
+
+def append(
+    engine: Engine,
+    *,
+    at: datetime,
+    org: str,
+    request: Mapping[str, Any],
+    facts: Mapping[str, Any],
+    decision: Mapping[str, Any],
+    law_date: date,
+) -> int:
+    """Append one entry and return its seq."""
+    at = require_aware(at, "at")
+    if isinstance(law_date, datetime) or not isinstance(law_date, date):
+        raise ValueError("law_date must be a date")
+    texts = {
+        "request": canonical_json(request),
+        "facts": canonical_json(facts),
+        "decision": canonical_json(decision),
+    }
+    # Hash what will be read back: the JSON round trip (e.g. tuples become lists) must not break verify.
+    parsed = {key: json.loads(text) for key, text in texts.items()}
+    for attempt in range(_MAX_TRIES):
+        try:
+            with write_tx(engine) as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(select(func.pg_advisory_xact_lock(_PG_AUDIT_LOCK)))
+                last = conn.execute(
+                    select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+                ).first()
+                seq, prev_hash = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.hash)
+                digest = entry_hash(prev_hash, seq=seq, at=at, org=org, law_date=law_date, **parsed)
+                conn.execute(
+                    audit_log.insert().values(
+                        seq=seq, at=at, org=org, law_date=law_date, prev_hash=prev_hash, hash=digest, **texts
+                    )
+                )
+            return seq
+        except IntegrityError:  # another appender took this seq (e.g. one that skips the lock)
+            if attempt == _MAX_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def verify(engine: Engine) -> AuditReport:
+    """Walk the chain in seq order, streaming, and stop at the first bad entry."""
+    expected_prev = GENESIS_HASH
+    checked = 0
+    with read_tx(engine) as conn:
+        rows = conn.execution_options(yield_per=_STREAM_BATCH).execute(select(audit_log).order_by(audit_log.c.seq))
+        for row in rows:
+            expected_seq = checked + 1
+            if row.seq != expected_seq:
+                return AuditReport(
+                    False, checked, expected_seq, f"missing seq {expected_seq} (next entry is seq {row.seq})"
+                )
+            if row.prev_hash != expected_prev:
+                return AuditReport(False, checked, row.seq, "prev_hash does not match the previous entry's hash")
+            try:
+                digest = entry_hash(
+                    row.prev_hash,
+                    seq=row.seq,
+                    at=row.at,
+                    org=row.org,
+                    request=json.loads(row.request),
+                    facts=json.loads(row.facts),
+                    decision=json.loads(row.decision),
+                    law_date=row.law_date,
+                )
+            except ValueError as exc:  # unreadable JSON is tampering too
+                return AuditReport(False, checked, row.seq, f"entry cannot be read: {exc}")
+            if digest != row.hash:
+                return AuditReport(False, checked, row.seq, "hash does not match the entry's content")
+            expected_prev = row.hash
+            checked += 1
+    return AuditReport(True, checked)
+
+
+def entries(engine: Engine, offset: int, limit: int) -> list[dict[str, Any]]:
+    if offset < 0 or limit < 0:
+        raise ValueError("offset and limit must be >= 0")
+    with read_tx(engine) as conn:
+        rows = conn.execute(select(audit_log).order_by(audit_log.c.seq).offset(offset).limit(limit))
+        return [
+            {
+                "seq": row.seq,
+                "at": row.at.isoformat(),
+                "org": row.org,
+                "request": json.loads(row.request),
+                "facts": json.loads(row.facts),
+                "decision": json.loads(row.decision),
+                "law_date": row.law_date.isoformat(),
+                "prev_hash": row.prev_hash,
+                "hash": row.hash,
+                "recorded_at": row.recorded_at.isoformat(),
+            }
+            for row in rows
+        ]

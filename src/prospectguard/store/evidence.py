@@ -1,0 +1,279 @@
+"""Writing evidence: organisations, settings, consents, oppositions, contracts, attempts, Bloctel.
+
+Functions take an open connection so that one transaction can hold several facts (an `opposed`
+attempt is an attempt, an opposition and a withdrawal, or nothing). They only INSERT: history is
+never rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, CursorResult
+
+from prospectguard.model import Channel, Outcome
+from prospectguard.store.schema import (
+    CONSENT_CHANNELS,
+    OPPOSITION_SOURCES,
+    attempts,
+    bloctel_numbers,
+    bloctel_snapshots,
+    consent_withdrawals,
+    consents,
+    contracts,
+    opposition_events,
+    org_settings,
+    organisations,
+)
+from prospectguard.store.types import require_aware
+
+CHUNK = 5_000
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+ATTEMPT_CHANNELS = tuple(c.value for c in Channel)
+OUTCOMES = tuple(o.value for o in Outcome)
+ADDABLE_OPPOSITION_SOURCES = tuple(s for s in OPPOSITION_SOURCES if s != "removal")
+
+
+# --- validation: the doors validate too, but the evidence must be clean whoever writes it ---------
+
+
+def check_e164(value: str) -> str:
+    if not isinstance(value, str) or not _E164.fullmatch(value):
+        raise ValueError(f"not an E.164 number: {value!r}")
+    return value
+
+
+def check_choice(value: str, allowed: tuple[str, ...], name: str) -> str:
+    text = str(value)
+    if text not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {text!r}")
+    return text
+
+
+def check_text(value: str, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
+def check_date(value: date, name: str) -> date:
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise ValueError(f"{name} must be a date (not a datetime)")
+    return value
+
+
+def optional_instant(value: datetime | None, name: str) -> datetime | None:
+    return None if value is None else require_aware(value, name)
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the insert returned no primary key")
+    return int(key[0])
+
+
+def _chunks(values: Iterable[dict[str, Any]], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(values)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+# --- organisations and settings ------------------------------------------------------------------
+
+
+def find_org(conn: Connection, name: str) -> int | None:
+    return conn.execute(select(organisations.c.id).where(organisations.c.name == name)).scalar_one_or_none()
+
+
+def insert_org(conn: Connection, name: str) -> int:
+    return _new_id(conn.execute(organisations.insert().values(name=name)))
+
+
+def insert_settings(
+    conn: Connection,
+    org_id: int,
+    *,
+    at: datetime,
+    caller_numbers: list[str],
+    sms_senders: list[str],
+    policies_off: list[str],
+) -> None:
+    conn.execute(
+        org_settings.insert().values(
+            org_id=org_id,
+            at=at,
+            caller_numbers=caller_numbers,
+            sms_senders=sms_senders,
+            policies_off=policies_off,
+        )
+    )
+
+
+# --- consents ------------------------------------------------------------------------------------
+
+
+def insert_consent(
+    conn: Connection,
+    org_id: int,
+    e164: str,
+    *,
+    collected_at: datetime,
+    channel: str,
+    expires_at: datetime | None,
+    method: str,
+    proof_text: str | None,
+    proof_file_name: str | None,
+    proof_bytes: bytes | None,
+    slot_start: datetime | None,
+    slot_end: datetime | None,
+) -> int:
+    if (proof_text is None) == (proof_bytes is None):
+        raise ValueError("give exactly one of proof_text and proof_bytes")
+    if proof_text is not None and proof_file_name is not None:
+        raise ValueError("proof_file_name goes with proof_bytes, not proof_text")
+    proof = proof_text.encode("utf-8") if proof_text is not None else proof_bytes
+    assert proof is not None
+    slot_start = optional_instant(slot_start, "slot_start")
+    slot_end = optional_instant(slot_end, "slot_end")
+    if slot_end is not None and (slot_start is None or slot_end <= slot_start):
+        raise ValueError("slot_end needs a slot_start before it")
+    result = conn.execute(
+        consents.insert().values(
+            org_id=org_id,
+            e164=check_e164(e164),
+            collected_at=require_aware(collected_at, "collected_at"),
+            channel=check_choice(channel, CONSENT_CHANNELS, "channel"),
+            expires_at=optional_instant(expires_at, "expires_at"),
+            method=check_text(method, "method"),
+            proof_text=proof_text,
+            proof_file_name=proof_file_name,
+            proof_sha256=hashlib.sha256(proof).hexdigest(),
+            slot_start=slot_start,
+            slot_end=slot_end,
+        )
+    )
+    return _new_id(result)
+
+
+def insert_withdrawal(conn: Connection, org_id: int, e164: str, *, at: datetime, source: str) -> int:
+    result = conn.execute(
+        consent_withdrawals.insert().values(
+            org_id=org_id,
+            e164=check_e164(e164),
+            at=require_aware(at, "at"),
+            source=check_text(source, "source"),
+        )
+    )
+    return _new_id(result)
+
+
+# --- oppositions and contracts -------------------------------------------------------------------
+
+
+def insert_opposition(conn: Connection, org_id: int, e164: str, *, at: datetime, active: bool, source: str) -> int:
+    result = conn.execute(
+        opposition_events.insert().values(
+            org_id=org_id,
+            e164=check_e164(e164),
+            at=require_aware(at, "at"),
+            active=active,
+            source=check_choice(source, OPPOSITION_SOURCES, "source"),
+        )
+    )
+    return _new_id(result)
+
+
+def insert_oppositions(conn: Connection, org_id: int, e164s: Iterable[str], *, at: datetime, source: str) -> int:
+    at = require_aware(at, "at")
+    source = check_choice(source, ADDABLE_OPPOSITION_SOURCES, "source")
+    rows = ({"org_id": org_id, "e164": check_e164(e164), "at": at, "active": True, "source": source} for e164 in e164s)
+    count = 0
+    for chunk in _chunks(rows):
+        conn.execute(opposition_events.insert(), chunk)
+        count += len(chunk)
+    return count
+
+
+def insert_contract(
+    conn: Connection, org_id: int, e164: str, *, object: str, start: datetime, end: datetime | None
+) -> int:
+    start = require_aware(start, "start")
+    end = optional_instant(end, "end")
+    if end is not None and end < start:
+        raise ValueError("a contract cannot end before it starts")
+    result = conn.execute(
+        contracts.insert().values(
+            org_id=org_id, e164=check_e164(e164), object=check_text(object, "object"), start=start, end=end
+        )
+    )
+    return _new_id(result)
+
+
+# --- attempts ------------------------------------------------------------------------------------
+
+
+def find_attempt(conn: Connection, org_id: int, idempotency_key: str) -> Any:
+    return conn.execute(
+        select(attempts).where(attempts.c.org_id == org_id, attempts.c.idempotency_key == idempotency_key)
+    ).first()
+
+
+def check_attempt(e164: str, at: datetime, channel: str, outcome: str) -> tuple[str, datetime, str, str]:
+    return (
+        check_e164(e164),
+        require_aware(at, "at"),
+        check_choice(channel, ATTEMPT_CHANNELS, "channel"),
+        check_choice(outcome, OUTCOMES, "outcome"),
+    )
+
+
+def insert_attempt(
+    conn: Connection,
+    org_id: int,
+    e164: str,
+    *,
+    at: datetime,
+    channel: str,
+    outcome: str,
+    idempotency_key: str | None,
+) -> int:
+    """Record one attempt; `opposed` (A13, G3) also records the opposition and withdraws consent."""
+    e164, at, channel, outcome = check_attempt(e164, at, channel, outcome)
+    if idempotency_key is not None:
+        check_text(idempotency_key, "idempotency_key")
+    result = conn.execute(
+        attempts.insert().values(
+            org_id=org_id, e164=e164, at=at, channel=channel, outcome=outcome, idempotency_key=idempotency_key
+        )
+    )
+    if outcome == Outcome.OPPOSED.value:
+        insert_opposition(conn, org_id, e164, at=at, active=True, source="call_objection")
+        insert_withdrawal(conn, org_id, e164, at=at, source="call_objection")
+    return _new_id(result)
+
+
+# --- Bloctel -------------------------------------------------------------------------------------
+
+
+def insert_bloctel(conn: Connection, org_id: int, e164s: Iterable[str], *, as_of: date, file_sha256: str) -> int:
+    """One snapshot and its distinct numbers; the count is known before the snapshot row is written."""
+    as_of = check_date(as_of, "as_of")
+    if not isinstance(file_sha256, str) or not _SHA256.fullmatch(file_sha256):
+        raise ValueError("file_sha256 must be 64 lowercase hex digits")
+    numbers = sorted({check_e164(e164) for e164 in e164s})
+    snapshot_id = _new_id(
+        conn.execute(
+            bloctel_snapshots.insert().values(org_id=org_id, as_of=as_of, file_sha256=file_sha256, count=len(numbers))
+        )
+    )
+    for chunk in _chunks({"snapshot_id": snapshot_id, "e164": e164} for e164 in numbers):
+        conn.execute(bloctel_numbers.insert(), chunk)
+    return snapshot_id

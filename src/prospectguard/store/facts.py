@@ -1,0 +1,190 @@
+"""Reading evidence: what the rules need about one (organisation, number), and consent history.
+
+One set-based query per table, all inside one read snapshot, so a decision never sees half of a
+transaction (e.g. an `opposed` attempt without its opposition). Histories are returned whole, not
+cut at the contact instant: the engine also looks at later instants for `next_allowed_at`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from prospectguard.model import Attempt, BloctelFacts, Consent, Contract, Facts, OppositionEvent, OrgSettings
+from prospectguard.store.schema import (
+    attempts,
+    bloctel_numbers,
+    bloctel_snapshots,
+    consent_withdrawals,
+    consents,
+    contracts,
+    opposition_events,
+    org_settings,
+    organisations,
+)
+
+# Wider than any rule's look-back (B3: 30 days, B4: 60 days), so the engine never misses one.
+ATTEMPT_WINDOW = timedelta(days=90)
+# Bloctel snapshots carry French calendar dates: the same instant must pick the same snapshot however
+# its offset is written (UTC "Z" or +02:00).
+BLOCTEL_ZONE = ZoneInfo("Europe/Paris")
+
+
+def read_org_settings(conn: Connection, org_id: int) -> OrgSettings:
+    """The latest settings row (highest id); defaults when never set; KeyError for an unknown org."""
+    row = conn.execute(
+        select(
+            organisations.c.name,
+            org_settings.c.id.label("settings_id"),
+            org_settings.c.caller_numbers,
+            org_settings.c.sms_senders,
+            org_settings.c.policies_off,
+        )
+        .select_from(organisations)
+        .outerjoin(org_settings, org_settings.c.org_id == organisations.c.id)
+        .where(organisations.c.id == org_id)
+        .order_by(org_settings.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise KeyError(f"no organisation with id {org_id}")
+    if row.settings_id is None:
+        return OrgSettings(name=row.name)
+    return OrgSettings(
+        name=row.name,
+        caller_numbers=frozenset(row.caller_numbers),
+        sms_senders=frozenset(row.sms_senders),
+        policies_off=frozenset(row.policies_off),
+    )
+
+
+def read_facts(conn: Connection, org_id: int, e164: str, at: datetime) -> Facts:
+    org = read_org_settings(conn, org_id)
+
+    def of_number(table: Any) -> Any:
+        return (table.c.org_id == org_id) & (table.c.e164 == e164)
+
+    consent_rows = conn.execute(
+        select(
+            consents.c.id,
+            consents.c.collected_at,
+            consents.c.channel,
+            consents.c.expires_at,
+            consents.c.proof_sha256,
+            consents.c.slot_start,
+            consents.c.slot_end,
+        )
+        .where(of_number(consents))
+        .order_by(consents.c.collected_at, consents.c.id)
+    )
+    withdrawals = conn.execute(
+        select(consent_withdrawals.c.at)
+        .where(of_number(consent_withdrawals))
+        .order_by(consent_withdrawals.c.at, consent_withdrawals.c.id)
+    ).scalars()
+    opposition_rows = conn.execute(
+        select(opposition_events.c.at, opposition_events.c.active)
+        .where(of_number(opposition_events))
+        .order_by(opposition_events.c.at, opposition_events.c.id)
+    )
+    contract_rows = conn.execute(
+        select(contracts.c.id, contracts.c.start, contracts.c.end)
+        .where(of_number(contracts))
+        .order_by(contracts.c.start, contracts.c.id)
+    )
+    attempt_rows = conn.execute(
+        select(attempts.c.at, attempts.c.channel, attempts.c.outcome)
+        .where(of_number(attempts), attempts.c.at > at - ATTEMPT_WINDOW)
+        .order_by(attempts.c.at, attempts.c.id)
+    )
+    snapshot = conn.execute(
+        select(bloctel_snapshots.c.as_of, bloctel_numbers.c.e164.is_not(None).label("listed"))
+        .select_from(bloctel_snapshots)
+        .outerjoin(
+            bloctel_numbers,
+            (bloctel_numbers.c.snapshot_id == bloctel_snapshots.c.id) & (bloctel_numbers.c.e164 == e164),
+        )
+        .where(
+            bloctel_snapshots.c.org_id == org_id,
+            bloctel_snapshots.c.as_of <= at.astimezone(BLOCTEL_ZONE).date(),
+        )
+        .order_by(bloctel_snapshots.c.as_of.desc(), bloctel_snapshots.c.id.desc())
+        .limit(1)
+    ).first()
+
+    return Facts(
+        org=org,
+        consents=tuple(
+            Consent(
+                collected_at=r.collected_at,
+                channel=r.channel,
+                expires_at=r.expires_at,
+                has_proof=bool(r.proof_sha256),
+                slot_start=r.slot_start,
+                slot_end=r.slot_end,
+                id=r.id,
+            )
+            for r in consent_rows
+        ),
+        withdrawals=tuple(withdrawals),
+        oppositions=tuple(OppositionEvent(at=r.at, active=bool(r.active)) for r in opposition_rows),
+        contracts=tuple(Contract(start=r.start, end=r.end, id=r.id) for r in contract_rows),
+        attempts=tuple(Attempt(at=r.at, channel=r.channel, outcome=r.outcome) for r in attempt_rows),
+        bloctel=BloctelFacts(as_of=None)
+        if snapshot is None
+        else BloctelFacts(as_of=snapshot.as_of, listed=bool(snapshot.listed)),
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def read_consent_history(conn: Connection, org_id: int, e164: str) -> list[dict[str, Any]]:
+    """Consents and withdrawals of one number, oldest first, as JSON-ready dicts (proof of A2/A3, G2)."""
+    events: list[tuple[datetime, int, int, dict[str, Any]]] = []
+    for r in conn.execute(select(consents).where(consents.c.org_id == org_id, consents.c.e164 == e164)):
+        events.append(
+            (
+                r.collected_at,
+                0,
+                r.id,
+                {
+                    "type": "consent",
+                    "id": r.id,
+                    "at": _iso(r.collected_at),
+                    "channel": r.channel,
+                    "expires_at": _iso(r.expires_at),
+                    "method": r.method,
+                    "proof_text": r.proof_text,
+                    "proof_file_name": r.proof_file_name,
+                    "proof_sha256": r.proof_sha256,
+                    "slot_start": _iso(r.slot_start),
+                    "slot_end": _iso(r.slot_end),
+                    "recorded_at": _iso(r.recorded_at),
+                },
+            )
+        )
+    for r in conn.execute(
+        select(consent_withdrawals).where(consent_withdrawals.c.org_id == org_id, consent_withdrawals.c.e164 == e164)
+    ):
+        events.append(
+            (
+                r.at,
+                1,
+                r.id,
+                {
+                    "type": "withdrawal",
+                    "id": r.id,
+                    "at": _iso(r.at),
+                    "source": r.source,
+                    "recorded_at": _iso(r.recorded_at),
+                },
+            )
+        )
+    events.sort(key=lambda event: event[:3])
+    return [event[3] for event in events]

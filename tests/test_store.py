@@ -1,0 +1,595 @@
+"""The evidence store, on SQLite and PostgreSQL (the `store` fixture runs each test on both)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event, func, select, text
+from sqlalchemy.engine import Engine
+
+from prospectguard.model import BloctelFacts, OrgSettings
+from prospectguard.store import AuditReport, Store, StoreUnavailable, audit, evidence
+from prospectguard.store.schema import (
+    attempts,
+    audit_log,
+    bloctel_numbers,
+    consent_withdrawals,
+    consents,
+    metadata,
+    opposition_events,
+    org_settings,
+)
+from prospectguard.store.types import UTCDateTime
+
+PARIS = ZoneInfo("Europe/Paris")
+T0 = datetime(2026, 9, 1, 10, 0, tzinfo=UTC)
+NUM = "+33612345678"
+OTHER = "+33698765432"
+
+
+@contextmanager
+def captured_sql(engine: Engine) -> Iterator[list[str]]:
+    """Every statement the engine sends while the block runs."""
+    statements: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
+def count(store: Store, table: Any) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def consent_kwargs(**overrides: Any) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "collected_at": T0,
+        "channel": "voice",
+        "method": "web_form",
+        "proof_text": "J'accepte d'être appelé par Acme.",
+    }
+    kwargs.update(overrides)
+    return kwargs
+
+
+# --- migrations and connections ------------------------------------------------------------------
+
+
+def test_migrations_twice_are_a_no_op(store_url: str) -> None:
+    with Store.open(store_url) as first:
+        org = first.org_id("acme")
+    with Store.open(store_url) as second, captured_sql(second.engine) as sql:
+        second.upgrade()
+        assert second.org_id("acme", create=False) == org
+    writes = [s for s in sql if s.lstrip().split()[0].upper() in {"CREATE", "ALTER", "DROP", "INSERT", "UPDATE"}]
+    assert writes == []
+    with second.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_heads() == ("0001",)
+
+
+def test_hand_written_migration_matches_schema_module(store: Store) -> None:
+    with store.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diffs == []
+
+
+def test_sqlite_connection_settings(sqlite_url: str) -> None:
+    with Store.open(sqlite_url) as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() >= 5000
+
+
+def test_unreachable_postgresql_is_store_unavailable() -> None:
+    with pytest.raises(StoreUnavailable):
+        Store.open("postgresql://root@127.0.0.1:1/test")  # nothing listens on port 1
+    store = Store("postgresql://root@127.0.0.1:1/test")
+    with pytest.raises(StoreUnavailable):
+        store.facts(1, NUM, T0)
+    store.close()
+
+
+def test_unwritable_sqlite_path_is_store_unavailable(tmp_path: Any) -> None:
+    with pytest.raises(StoreUnavailable):
+        Store.open(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+
+
+def test_utc_datetime_rejects_naive_and_returns_utc(store: Store) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        UTCDateTime().process_bind_param(datetime(2026, 1, 1), store.engine.dialect)
+    org = store.org_id("acme")
+    paris = datetime(2026, 9, 1, 12, 30, 15, 123456, tzinfo=PARIS)
+    store.add_consent(org, NUM, **consent_kwargs(collected_at=paris))
+    (consent,) = store.facts(org, NUM, T0).consents
+    assert consent.collected_at == paris
+    assert consent.collected_at.tzinfo is UTC
+    assert consent.collected_at.hour == 10  # 12:30 CEST is 10:30 UTC
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s, o: s.set_org(o, caller_numbers=[], at=datetime(2026, 1, 1)),
+        lambda s, o: s.add_consent(o, NUM, **consent_kwargs(collected_at=datetime(2026, 1, 1))),
+        lambda s, o: s.add_consent(o, NUM, **consent_kwargs(expires_at=datetime(2027, 1, 1))),
+        lambda s, o: s.add_consent(o, NUM, **consent_kwargs(slot_start=datetime(2026, 9, 2, 18))),
+        lambda s, o: s.withdraw_consent(o, NUM, at=datetime(2026, 1, 1), source="manual"),
+        lambda s, o: s.add_opposition(o, NUM, at=datetime(2026, 1, 1), source="manual"),
+        lambda s, o: s.remove_opposition(o, NUM, at=datetime(2026, 1, 1)),
+        lambda s, o: s.import_oppositions(o, [NUM], at=datetime(2026, 1, 1)),
+        lambda s, o: s.add_contract(o, NUM, object="box", start=datetime(2026, 1, 1)),
+        lambda s, o: s.add_contract(o, NUM, object="box", start=T0, end=datetime(2027, 1, 1)),
+        lambda s, o: s.record_attempt(o, NUM, at=datetime(2026, 1, 1), channel="voice", outcome="busy"),
+        lambda s, o: s.facts(o, NUM, datetime(2026, 1, 1)),
+        lambda s, o: s.append_audit(
+            at=datetime(2026, 1, 1), org="acme", request={}, facts={}, decision={}, law_date=date(2026, 1, 1)
+        ),
+    ],
+)
+def test_naive_datetimes_are_rejected(store: Store, call: Callable[[Store, int], object]) -> None:
+    org = store.org_id("acme")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        call(store, org)
+
+
+# --- organisations and settings ------------------------------------------------------------------
+
+
+def test_org_id_creates_once_and_finds(store: Store) -> None:
+    acme = store.org_id("acme")
+    assert store.org_id("acme") == acme
+    assert store.org_id("acme", create=False) == acme
+    assert store.org_id("globex") != acme
+    with pytest.raises(KeyError):
+        store.org_id("initech", create=False)
+
+
+def test_org_settings_merge_and_append(store: Store) -> None:
+    org = store.org_id("acme")
+    assert store.org_settings(org) == OrgSettings(name="acme")
+    with pytest.raises(KeyError):
+        store.org_settings(org + 1000)
+    with pytest.raises(KeyError):
+        store.facts(org + 1000, NUM, T0)
+
+    store.set_org(
+        org,
+        caller_numbers=["+33162000001", "+33162000000"],
+        sms_senders=["ACME"],
+        policies={"POLICY_SMS_QUIET_HOURS": False, "CALLEE_NOT_PROSPECTABLE": False},
+        at=T0,
+    )
+    merged = store.set_org(org, caller_numbers=None, policies={"CALLEE_NOT_PROSPECTABLE": True}, at=T0)
+    expected = OrgSettings(
+        name="acme",
+        caller_numbers=frozenset({"+33162000000", "+33162000001"}),
+        sms_senders=frozenset({"ACME"}),
+        policies_off=frozenset({"POLICY_SMS_QUIET_HOURS"}),
+    )
+    assert merged == expected
+    assert store.org_settings(org) == expected
+    assert store.facts(org, NUM, T0).org == expected
+    assert count(store, org_settings) == 2  # appended, never updated
+    with pytest.raises(ValueError):
+        store.set_org(org, caller_numbers=["0162000000"], at=T0)
+
+
+# --- consents ------------------------------------------------------------------------------------
+
+
+def test_add_consent_hashes_the_proof(store: Store) -> None:
+    org = store.org_id("acme")
+    text_id = store.add_consent(org, NUM, **consent_kwargs(proof_text="oui"))
+    file_id = store.add_consent(
+        org,
+        NUM,
+        **consent_kwargs(
+            proof_text=None,
+            proof_bytes=b"RIFF....WAVE",
+            proof_file_name="call-42.wav",
+            channel="all",
+            expires_at=T0 + timedelta(days=365),
+            slot_start=T0 + timedelta(days=2),
+            slot_end=T0 + timedelta(days=2, minutes=30),
+        ),
+    )
+    history = {h["id"]: h for h in store.consent_history(org, NUM)}
+    assert history[text_id]["proof_sha256"] == hashlib.sha256(b"oui").hexdigest()
+    assert history[text_id]["proof_text"] == "oui"
+    assert history[file_id]["proof_sha256"] == hashlib.sha256(b"RIFF....WAVE").hexdigest()
+    assert history[file_id]["proof_file_name"] == "call-42.wav"
+    assert history[file_id]["proof_text"] is None
+    with store.engine.connect() as conn:  # the file's bytes are not kept, only its name and hash
+        assert b"RIFF" not in repr(conn.execute(select(consents)).all()).encode()
+
+    facts = store.facts(org, NUM, T0)
+    assert [c.id for c in facts.consents] == [text_id, file_id]
+    assert all(c.has_proof for c in facts.consents)
+    assert facts.consents[1].channel == "all"
+    assert facts.consents[1].expires_at == T0 + timedelta(days=365)
+    assert facts.consents[1].slot_start == T0 + timedelta(days=2)
+    assert facts.consents[1].slot_end == T0 + timedelta(days=2, minutes=30)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"proof_text": None},  # no proof at all (A3)
+        {"proof_bytes": b"x"},  # both
+        {"proof_file_name": "x.pdf"},  # a file name without the file
+        {"channel": "email"},
+        {"method": " "},
+        {"slot_end": T0 + timedelta(hours=1)},  # an end without a start
+        {"slot_start": T0, "slot_end": T0},
+    ],
+)
+def test_add_consent_rejects_bad_input(store: Store, overrides: dict[str, Any]) -> None:
+    org = store.org_id("acme")
+    with pytest.raises(ValueError):
+        store.add_consent(org, NUM, **consent_kwargs(**overrides))
+    with pytest.raises(ValueError):
+        store.add_consent(org, "0612345678", **consent_kwargs())
+    assert count(store, consents) == 0
+
+
+def test_consent_history_is_in_time_order(store: Store) -> None:
+    org = store.org_id("acme")
+    later = store.add_consent(org, NUM, **consent_kwargs(collected_at=T0 + timedelta(days=10)))
+    withdrawal = store.withdraw_consent(org, NUM, at=T0 + timedelta(days=5), source="sms_reply")
+    first = store.add_consent(org, NUM, **consent_kwargs(collected_at=T0))
+    store.add_consent(org, OTHER, **consent_kwargs())
+    history = store.consent_history(org, NUM)
+    assert [(h["type"], h["id"]) for h in history] == [
+        ("consent", first),
+        ("withdrawal", withdrawal),
+        ("consent", later),
+    ]
+    assert history[1] == {
+        "type": "withdrawal",
+        "id": withdrawal,
+        "at": (T0 + timedelta(days=5)).isoformat(),
+        "source": "sms_reply",
+        "recorded_at": history[1]["recorded_at"],
+    }
+    json.dumps(history)  # JSON-ready
+    assert store.facts(org, NUM, T0).withdrawals == (T0 + timedelta(days=5),)
+
+
+# --- oppositions and contracts -------------------------------------------------------------------
+
+
+def test_oppositions_add_remove_import(store: Store) -> None:
+    org = store.org_id("acme")
+    store.add_opposition(org, NUM, at=T0, source="gdpr")
+    store.remove_opposition(org, NUM, at=T0 + timedelta(days=1))
+    store.add_opposition(org, NUM, at=T0 + timedelta(days=2), source="stop")
+    assert [(o.at, o.active) for o in store.facts(org, NUM, T0).oppositions] == [
+        (T0, True),
+        (T0 + timedelta(days=1), False),
+        (T0 + timedelta(days=2), True),
+    ]
+    with pytest.raises(ValueError):
+        store.add_opposition(org, NUM, at=T0, source="removal")  # only remove_opposition lifts one
+
+    numbers = [f"+3361{i:07d}" for i in range(evidence.CHUNK * 2 + 7)]  # crosses chunk boundaries
+    assert store.import_oppositions(org, iter(numbers), at=T0) == len(numbers)
+    assert store.facts(org, numbers[-1], T0).oppositions[0].active
+    before = count(store, opposition_events)
+    with pytest.raises(ValueError):  # one bad number: nothing of the import is kept
+        store.import_oppositions(org, [OTHER, "not a number"], at=T0)
+    assert count(store, opposition_events) == before
+    assert store.facts(org, OTHER, T0).oppositions == ()
+
+
+def test_contracts(store: Store) -> None:
+    org = store.org_id("acme")
+    later = store.add_contract(org, NUM, object="fibre", start=T0 + timedelta(days=30))
+    first = store.add_contract(org, NUM, object="box", start=T0, end=T0 + timedelta(days=365))
+    contracts = store.facts(org, NUM, T0).contracts
+    assert [(c.id, c.start, c.end) for c in contracts] == [
+        (first, T0, T0 + timedelta(days=365)),
+        (later, T0 + timedelta(days=30), None),
+    ]
+    with pytest.raises(ValueError):
+        store.add_contract(org, NUM, object="box", start=T0, end=T0 - timedelta(days=1))
+
+
+def test_facts_are_per_organisation(store: Store) -> None:
+    acme, globex = store.org_id("acme"), store.org_id("globex")
+    store.add_consent(acme, NUM, **consent_kwargs())
+    store.add_opposition(acme, NUM, at=T0, source="manual")
+    store.record_attempt(acme, NUM, at=T0, channel="voice", outcome="busy")
+    store.import_bloctel(acme, [NUM], as_of=T0.date(), file_sha256="a" * 64)
+    facts = store.facts(globex, NUM, T0)
+    assert (facts.consents, facts.oppositions, facts.attempts) == ((), (), ())
+    assert facts.bloctel == BloctelFacts(as_of=None)
+    assert facts.org.name == "globex"
+
+
+# --- attempts ------------------------------------------------------------------------------------
+
+
+def test_record_attempt_and_window(store: Store) -> None:
+    org = store.org_id("acme")
+    for days in (-120, -90, -89, -1, 0, 3):  # -90 days is outside (at > at - 90 days), the future inside
+        store.record_attempt(org, NUM, at=T0 + timedelta(days=days), channel="voice", outcome="no_answer")
+    store.record_attempt(org, NUM, at=T0, channel="sms", outcome="answered")
+    store.record_attempt(org, OTHER, at=T0, channel="voice", outcome="busy")
+    facts = store.facts(org, NUM, T0)
+    assert [(a.at - T0).days for a in facts.attempts] == [-89, -1, 0, 0, 3]
+    assert {a.channel for a in facts.attempts} == {"voice", "sms"}
+    with pytest.raises(ValueError):
+        store.record_attempt(org, NUM, at=T0, channel="fax", outcome="busy")
+    with pytest.raises(ValueError):
+        store.record_attempt(org, NUM, at=T0, channel="voice", outcome="hung_up")
+
+
+def test_opposed_attempt_writes_opposition_and_withdrawal(store: Store) -> None:
+    org = store.org_id("acme")
+    store.add_consent(org, NUM, **consent_kwargs())
+    store.record_attempt(org, NUM, at=T0 + timedelta(hours=1), channel="voice", outcome="opposed")
+    facts = store.facts(org, NUM, T0)
+    assert [(o.at, o.active) for o in facts.oppositions] == [(T0 + timedelta(hours=1), True)]
+    assert facts.withdrawals == (T0 + timedelta(hours=1),)
+    with store.engine.connect() as conn:
+        assert conn.execute(select(opposition_events.c.source)).scalar_one() == "call_objection"
+        assert conn.execute(select(consent_withdrawals.c.source)).scalar_one() == "call_objection"
+
+
+def test_opposed_attempt_is_all_or_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = store.org_id("acme")
+
+    def broken(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(evidence, "insert_withdrawal", broken)
+    with pytest.raises(RuntimeError):
+        store.record_attempt(org, NUM, at=T0, channel="voice", outcome="opposed")
+    assert [count(store, t) for t in (attempts, opposition_events, consent_withdrawals)] == [0, 0, 0]
+
+
+def test_idempotency_key(store: Store) -> None:
+    acme, globex = store.org_id("acme"), store.org_id("globex")
+    opposed: dict[str, Any] = {
+        "at": T0,
+        "channel": "voice",
+        "outcome": "opposed",
+        "idempotency_key": "call-1",
+    }
+    first = store.record_attempt(acme, NUM, **opposed)
+    again = store.record_attempt(acme, NUM, **opposed)
+    assert again == first
+    assert (count(store, attempts), count(store, opposition_events)) == (1, 1)
+    with pytest.raises(ValueError, match="different attempt"):
+        store.record_attempt(acme, NUM, at=T0, channel="voice", outcome="busy", idempotency_key="call-1")
+    other = store.record_attempt(globex, NUM, at=T0, channel="voice", outcome="busy", idempotency_key="call-1")
+    assert other != first
+    store.record_attempt(acme, NUM, at=T0, channel="voice", outcome="busy")
+    store.record_attempt(acme, NUM, at=T0, channel="voice", outcome="busy")  # no key: no uniqueness
+    assert count(store, attempts) == 4
+
+
+def test_idempotency_key_under_concurrency(store: Store) -> None:
+    org = store.org_id("acme")
+    ids: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def worker() -> None:
+        barrier.wait()
+        ids.append(store.record_attempt(org, NUM, at=T0, channel="voice", outcome="busy", idempotency_key="k"))
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ids) == 6
+    assert len(set(ids)) == 1
+    assert count(store, attempts) == 1
+
+
+# --- Bloctel -------------------------------------------------------------------------------------
+
+
+def test_bloctel_snapshot_for_the_date(store: Store) -> None:
+    org = store.org_id("acme")
+    july = store.import_bloctel(org, [NUM, OTHER, NUM], as_of=date(2026, 7, 1), file_sha256="1" * 64)
+    store.import_bloctel(org, [OTHER], as_of=date(2026, 8, 1), file_sha256="2" * 64)
+    in_july = select(func.count()).where(bloctel_numbers.c.snapshot_id == july)
+    with store.engine.connect() as conn:
+        assert conn.execute(in_july).scalar_one() == 2  # duplicates in the file are stored once
+
+    def bloctel(at: datetime, e164: str = NUM) -> BloctelFacts | None:
+        return store.facts(org, e164, at).bloctel
+
+    assert bloctel(datetime(2026, 6, 30, 12, tzinfo=UTC)) == BloctelFacts(as_of=None)
+    assert bloctel(datetime(2026, 7, 1, 8, tzinfo=UTC)) == BloctelFacts(as_of=date(2026, 7, 1), listed=True)
+    assert bloctel(datetime(2026, 7, 31, 12, tzinfo=UTC)) == BloctelFacts(as_of=date(2026, 7, 1), listed=True)
+    assert bloctel(datetime(2026, 8, 5, 12, tzinfo=UTC)) == BloctelFacts(as_of=date(2026, 8, 1), listed=False)
+    assert bloctel(datetime(2026, 8, 5, 12, tzinfo=UTC), OTHER) == BloctelFacts(as_of=date(2026, 8, 1), listed=True)
+    # 22:30 UTC on 31 July is already 1 August in France: the August snapshot applies.
+    assert bloctel(datetime(2026, 7, 31, 22, 30, tzinfo=UTC)).as_of == date(2026, 8, 1)  # type: ignore[union-attr]
+    # a later import with the same date supersedes the earlier one
+    store.import_bloctel(org, [NUM], as_of=date(2026, 8, 1), file_sha256="3" * 64)
+    assert bloctel(datetime(2026, 8, 5, 12, tzinfo=UTC)) == BloctelFacts(as_of=date(2026, 8, 1), listed=True)
+    with pytest.raises(ValueError):
+        store.import_bloctel(org, [NUM], as_of=datetime(2026, 8, 1, tzinfo=UTC), file_sha256="3" * 64)
+    with pytest.raises(ValueError):
+        store.import_bloctel(org, [NUM], as_of=date(2026, 8, 1), file_sha256="not a hash")
+
+
+def test_bloctel_bulk_import(store: Store) -> None:
+    org = store.org_id("acme")
+    numbers = (f"+3362{i:07d}" for i in range(evidence.CHUNK + 123))
+    snapshot = store.import_bloctel(org, numbers, as_of=date(2026, 7, 1), file_sha256="f" * 64)
+    assert count(store, bloctel_numbers) == evidence.CHUNK + 123
+    at = datetime(2026, 7, 2, tzinfo=UTC)
+    assert store.facts(org, f"+3362{evidence.CHUNK:07d}", at).bloctel == BloctelFacts(date(2026, 7, 1), True)
+    assert snapshot > 0
+
+
+# --- append-only ---------------------------------------------------------------------------------
+
+
+def test_store_never_updates_or_deletes(store: Store) -> None:
+    with captured_sql(store.engine) as sql:
+        org = store.org_id("acme")
+        store.org_id("acme")
+        store.set_org(org, caller_numbers=["+33162000000"], sms_senders=["ACME"], policies={"X": False}, at=T0)
+        store.set_org(org, caller_numbers=None, sms_senders=None, policies={"X": True}, at=T0)
+        store.add_consent(org, NUM, **consent_kwargs())
+        store.withdraw_consent(org, NUM, at=T0, source="manual")
+        store.add_opposition(org, NUM, at=T0, source="gdpr")
+        store.remove_opposition(org, NUM, at=T0)
+        store.import_oppositions(org, [OTHER], at=T0)
+        store.add_contract(org, NUM, object="box", start=T0)
+        store.record_attempt(org, NUM, at=T0, channel="voice", outcome="opposed", idempotency_key="a")
+        store.record_attempt(org, NUM, at=T0, channel="voice", outcome="opposed", idempotency_key="a")
+        store.import_bloctel(org, [NUM], as_of=T0.date(), file_sha256="0" * 64)
+        facts = store.facts(org, NUM, T0)
+        store.consent_history(org, NUM)
+        store.append_audit(at=T0, org="acme", request={}, facts=facts.to_json(), decision={}, law_date=T0.date())
+        store.verify_audit()
+        store.audit_entries(0, 10)
+        store.upgrade()
+    verbs = {s.lstrip().split()[0].upper() for s in sql}
+    assert "INSERT" in verbs and "SELECT" in verbs
+    assert not verbs & {"UPDATE", "DELETE", "TRUNCATE", "DROP", "ALTER", "MERGE", "REPLACE"}
+
+
+# --- audit chain ---------------------------------------------------------------------------------
+
+
+def append_n(store: Store, n: int) -> None:
+    for i in range(n):
+        store.append_audit(
+            at=T0 + timedelta(minutes=i),
+            org="acme",
+            request={"to": NUM, "i": i, "nested": {"b": 1, "a": [1, 2]}},
+            facts={"consents": []},
+            decision={"decision": "allow" if i % 2 else "block", "why": "défaut"},
+            law_date=date(2026, 9, 1),
+        )
+
+
+def test_audit_chain_intact(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert store.verify_audit() == AuditReport(ok=True, checked=0)
+    monkeypatch.setattr(audit, "_STREAM_BATCH", 3)  # stream over several batches
+    append_n(store, 10)
+    assert store.verify_audit() == AuditReport(ok=True, checked=10)
+    entries = store.audit_entries(0, 100)
+    assert [e["seq"] for e in entries] == list(range(1, 11))
+    assert [e["seq"] for e in store.audit_entries(offset=4, limit=3)] == [5, 6, 7]
+    assert entries[0]["prev_hash"] == "0" * 64
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(entries))
+    # The hash is reproducible outside the store: sha256(prev_hash + canonical JSON of the entry).
+    first = entries[0]
+    canonical = json.dumps(
+        {k: first[k] for k in ("seq", "at", "org", "request", "facts", "decision", "law_date")},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    assert first["hash"] == hashlib.sha256(("0" * 64 + canonical).encode()).hexdigest()
+    assert first["decision"] == {"decision": "block", "why": "défaut"}
+
+
+def test_audit_detects_tampered_content(store: Store) -> None:
+    append_n(store, 5)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET decision = :d WHERE seq = 3"), {"d": '{"decision":"allow","why":"x"}'})
+    report = store.verify_audit()
+    assert (report.ok, report.first_bad_seq, report.checked) == (False, 3, 2)
+    assert report.problem is not None and "hash" in report.problem
+
+
+def test_audit_detects_unreadable_content(store: Store) -> None:
+    append_n(store, 3)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET facts = 'not json' WHERE seq = 2"))
+    report = store.verify_audit()
+    assert (report.ok, report.first_bad_seq) == (False, 2)
+
+
+def test_audit_detects_a_deleted_entry(store: Store) -> None:
+    append_n(store, 5)
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 3"))
+    report = store.verify_audit()
+    assert (report.ok, report.first_bad_seq, report.checked) == (False, 3, 2)
+    assert report.problem is not None and "missing seq 3" in report.problem
+
+
+def test_audit_detects_a_changed_prev_hash(store: Store) -> None:
+    append_n(store, 5)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET prev_hash = :h WHERE seq = 4"), {"h": "f" * 64})
+    report = store.verify_audit()
+    assert (report.ok, report.first_bad_seq) == (False, 4)
+    assert report.problem is not None and "prev_hash" in report.problem
+
+
+def test_audit_appends_after_tampering_still_link(store: Store) -> None:
+    """A new entry links to the stored last hash; verify still points at the tampered one."""
+    append_n(store, 2)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET org = 'evil' WHERE seq = 1"))
+    append_n(store, 1)
+    assert store.verify_audit().first_bad_seq == 1
+
+
+def test_audit_rejects_non_json(store: Store) -> None:
+    with pytest.raises(ValueError):
+        store.append_audit(at=T0, org="acme", request={"x": float("nan")}, facts={}, decision={}, law_date=T0.date())
+    with pytest.raises(ValueError):
+        store.append_audit(at=T0, org="acme", request={}, facts={}, decision={}, law_date=T0)
+    assert count(store, audit_log) == 0
+
+
+def test_concurrent_audit_appends_keep_one_chain(store: Store) -> None:
+    """Threads on one engine and on a second engine (as another process would) never fork the chain."""
+    threads_per_store, per_thread = 4, 15
+    errors: list[BaseException] = []
+    with Store(store.url) as second:
+        barrier = threading.Barrier(2 * threads_per_store)
+
+        def worker(target: Store, name: str) -> None:
+            try:
+                barrier.wait()
+                for i in range(per_thread):
+                    target.append_audit(at=T0, org=name, request={"i": i}, facts={}, decision={}, law_date=T0.date())
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=worker, args=(target, f"{n}-{k}"))
+            for n, target in enumerate((store, second))
+            for k in range(threads_per_store)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    total = 2 * threads_per_store * per_thread
+    assert store.verify_audit() == AuditReport(ok=True, checked=total)
+    with store.engine.connect() as conn:
+        seqs = conn.execute(select(audit_log.c.seq).order_by(audit_log.c.seq)).scalars().all()
+    assert seqs == list(range(1, total + 1))
