@@ -90,6 +90,9 @@ def test_check_lunch_break_gives_next_allowed_in_consumer_zone(cli: CLI) -> None
         (["--to", "06 12 34 56 78", "--postcode", "7501"], "--postcode"),
         (["--to", "06 12 34 56 78", "--from", NPV, "--masked"], "--masked"),
         (["--from", NPV], "--to"),
+        (["--to", "call me maybe", "--from", NPV], "--to"),
+        (["--to", "", "--from", NPV], "--to"),
+        (["--to", "0612345678", "--from", "ACME"], "--from"),
     ],
 )
 def test_check_bad_input_is_one_line_and_exit_2(cli: CLI, args: list[str], field: str) -> None:

@@ -165,8 +165,10 @@ def check(
         fail("--masked", "give either --from NUMBER or --masked, not both")
     if from_ is not None and not from_.strip():
         fail("--from", "empty; give a number or an SMS sender name, or use --masked")
+    if from_ is not None and channel is Channel.VOICE:
+        inputs.phone_text(from_, "--from")  # SMS may come from a sender name; calls from a number
     req = ContactRequest(
-        to=to,
+        to=inputs.phone_text(to, "--to"),
         at=inputs.instant(at, "--at") if at else now(),
         channel=channel,
         caller=None if masked else from_,

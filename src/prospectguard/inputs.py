@@ -52,6 +52,24 @@ def number(value: str, field: str) -> PhoneNumber:
     return parsed
 
 
+_PHONE_CHARS = frozenset("0123456789+ .-/()\u00a0\t")
+
+
+def phone_text(value: str, field: str) -> str:
+    """Text that is written like a phone number (digits and the usual separators).
+
+    Such text that is still not a valid number is for the rules to judge (CALLEE_INVALID,
+    CALLER_ID_INVALID); anything else is an input error.
+    """
+    if not value.strip() or not any(c.isdigit() for c in value) or not set(value) <= _PHONE_CHARS:
+        raise InputError(
+            field,
+            f"{value!r} is not written like a phone number; use digits with optional +, spaces, dots or dashes, "
+            "e.g. 06 12 34 56 78 or +33 6 12 34 56 78",
+        )
+    return value
+
+
 def postcode(value: str, field: str) -> str:
     code = value.strip()
     if not valid_postcode(code):

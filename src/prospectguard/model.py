@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Channel(StrEnum):
@@ -62,9 +62,12 @@ class Kind(StrEnum):
     POLICY = "policy"
 
 
-@dataclass(frozen=True, slots=True)
-class PhoneNumber:
-    """A parsed number. `national` is the French national form ("0612345678") or None when foreign."""
+class PhoneNumber(NamedTuple):
+    """A parsed number. `national` is the French national form ("0612345678") or None when foreign.
+
+    A NamedTuple rather than a frozen dataclass: just as immutable, and built several times faster,
+    which matters when a batch parses millions of numbers.
+    """
 
     raw: str
     e164: str | None
@@ -132,7 +135,7 @@ class Consent:
     id: int | None = None
 
     def covers(self, channel: Channel) -> bool:
-        return self.channel == "all" or self.channel == channel.value
+        return self.channel == "all" or self.channel == channel  # Channel is a StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +232,9 @@ class Facts:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
+class Reason(NamedTuple):
+    """One rule that blocks. A NamedTuple: immutable and cheap to build on the hot path."""
+
     code: str
     kind: Kind
     rule: str
@@ -247,8 +251,9 @@ class Reason:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """The answer to a ContactRequest; `decision` is "allow" or "block"."""
+
     allowed: bool
     reasons: tuple[Reason, ...]
     next_allowed_at: datetime | None

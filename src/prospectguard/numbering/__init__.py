@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from importlib import resources
 
 import phonenumbers
@@ -194,46 +193,8 @@ def plan_rows() -> tuple[PlanRow, ...]:
     return tuple(_ROWS)
 
 
-_Make = Callable[[str, str | None, NumberType, str | None, str | None, str | None, bool], PhoneNumber]
-
-
-def _slot_constructor() -> _Make:
-    """Build a PhoneNumber by writing its slots directly: ~0.5 µs faster than the frozen dataclass
-    __init__ (7 object.__setattr__ calls), which is a good part of what parse costs. Only used while
-    the model has exactly these fields and no __post_init__; otherwise the ordinary constructor is."""
-    names = ("raw", "e164", "type", "territory", "timezone", "national", "alsace_moselle")
-    if tuple(f.name for f in fields(PhoneNumber)) != names or hasattr(PhoneNumber, "__post_init__"):
-        return PhoneNumber
-    new = object.__new__
-    s_raw, s_e164, s_type, s_terr, s_zone, s_nat, s_am = (PhoneNumber.__dict__[n].__set__ for n in names)
-
-    def make(
-        raw: str,
-        e164: str | None,
-        type_: NumberType,
-        territory: str | None,
-        timezone: str | None,
-        national: str | None,
-        alsace_moselle: bool,
-    ) -> PhoneNumber:
-        number: PhoneNumber = new(PhoneNumber)
-        s_raw(number, raw)
-        s_e164(number, e164)
-        s_type(number, type_)
-        s_terr(number, territory)
-        s_zone(number, timezone)
-        s_nat(number, national)
-        s_am(number, alsace_moselle)
-        return number
-
-    return make
-
-
-_new_number = _slot_constructor()
-
-
 def _invalid(raw: str) -> PhoneNumber:
-    return _new_number(raw, None, NumberType.INVALID, None, None, None, False)
+    return PhoneNumber(raw, None, NumberType.INVALID, None, None, None, False)
 
 
 def _national(raw: str, national: str, country_code: str | None = None) -> PhoneNumber:
@@ -242,7 +203,7 @@ def _national(raw: str, national: str, country_code: str | None = None) -> Phone
     row = None if by_length is None else by_length.get(len(national))
     if row is None or (country_code is not None and row.country_code != country_code):
         return _invalid(raw)
-    return _new_number(
+    return PhoneNumber(
         raw,
         row.e164_head + national[row.drop :],
         row.type,
@@ -280,14 +241,14 @@ def _foreign(raw: str, digits: str) -> PhoneNumber:
     zones = pn_timezone.time_zones_for_number(num)
     zone = zones[0] if zones and zones[0] != pn_timezone.UNKNOWN_TIMEZONE else None
     e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
-    return _new_number(raw, e164, NumberType.FOREIGN, None, zone, None, False)
+    return PhoneNumber(raw, e164, NumberType.FOREIGN, None, zone, None, False)
 
 
 def _short(raw: str, digits: str) -> PhoneNumber:
     row = _lookup(digits)
     if row is None or row.type not in _SHORT_TYPES:
         return _invalid(raw)
-    return _new_number(raw, None, row.type, None, None, digits, False)
+    return PhoneNumber(raw, None, row.type, None, None, digits, False)
 
 
 def _parse(raw: str, s: str) -> PhoneNumber:

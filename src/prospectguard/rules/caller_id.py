@@ -73,7 +73,7 @@ def check_caller_id(ctx: Context) -> None:
     ):
         ctx.block("CALLER_ID_FORBIDDEN_RANGE", "C5", f"{digits} may not be shown to a consumer (089, 3BPQ, 118)")
     if ctx.req.automated and law.e2_types is not None:
-        ok = caller.type.value in law.e2_types and not digits.startswith(law.e2_prefixes)
+        ok = caller.type in law.e2_types and not digits.startswith(law.e2_prefixes)
         if caller.type is NumberType.SHORT and not (_short_3bpq(digits) and digits.startswith(law.e2_short_ok)):
             ok = False
         if not ok:

@@ -105,12 +105,7 @@ def check_consent(ctx: Context) -> None:
     if not ctx.consumer:
         return  # F3, G7: businesses have a right to object, not a consent requirement
     law = consent_law(ctx.law)
-    if (
-        ctx.voice
-        and law.a1
-        and ctx.req.sector.value not in law.press_sectors
-        and not (law.a4 and contract_in_progress(ctx))
-    ):
+    if ctx.voice and law.a1 and ctx.req.sector not in law.press_sectors and not (law.a4 and contract_in_progress(ctx)):
         _require_consent(ctx, "A1")
     elif (
         (ctx.sms or ctx.req.automated)
@@ -125,7 +120,7 @@ def check_bloctel(ctx: Context) -> None:
     if not (ctx.voice and ctx.consumer):
         return
     law = consent_law(ctx.law)
-    if not law.a11 or ctx.req.sector.value in law.press_sectors or (law.a4 and contract_in_progress(ctx)):
+    if not law.a11 or ctx.req.sector in law.press_sectors or (law.a4 and contract_in_progress(ctx)):
         return
     max_age = law.bloctel_max_age or 0
     snap = ctx.facts.bloctel

@@ -8,7 +8,6 @@ cure does), so the instant returned is itself allowed and nothing earlier is.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -30,10 +29,12 @@ from prospectguard.rules.timing import check_call_hours, check_sms_quiet_hours
 
 Rule = Callable[[Context], None]
 
-# Rules that need nothing about the callee but its number's validity.
-_ALWAYS: tuple[Rule, ...] = (check_callee, check_caller_id, check_sector, check_sms_content)
+# Rules whose answer depends only on the request and the law, not on the instant: when the engine
+# looks further ahead under the same law, they cannot have changed and are not run again.
+_TIMELESS: tuple[Rule, ...] = (check_callee, check_caller_id, check_sms_content)
 # Rules about a person behind a valid number: its history and its local time.
 _PER_NUMBER: tuple[Rule, ...] = (
+    check_sector,
     check_opposition,
     check_consent,
     check_bloctel,
@@ -56,11 +57,16 @@ def _evaluate(
     caller: PhoneNumber | None,
     location: Location | None,
     law: Law,
+    before: Context | None = None,
 ) -> Context:
+    """All rules at `at`; `before` is an earlier evaluation under which the timeless rules passed."""
     ctx = Context(req, at, facts, callee, caller, location, law)
-    for rule in _ALWAYS:
-        rule(ctx)
-    if callee.type is not NumberType.INVALID:
+    if before is None or before.law is not ctx.law:
+        for rule in _TIMELESS:
+            rule(ctx)
+    if callee.type is NumberType.INVALID:
+        check_sector(ctx)
+    else:
         for rule in _PER_NUMBER:
             rule(ctx)
     return ctx
@@ -95,7 +101,7 @@ def decide(
     zone = ZoneInfo(location.timezone) if location else ZoneInfo("Europe/Paris")
     shown = callee
     if location is not None and location.source == "postcode":
-        shown = dataclasses.replace(callee, territory=location.territory, timezone=location.timezone)
+        shown = callee._replace(territory=location.territory, timezone=location.timezone)
     return Decision(
         allowed=not ctx.reasons,
         reasons=tuple(ctx.reasons),
@@ -124,5 +130,5 @@ def _next_allowed(
         t = max(c for c in ctx.clears if c is not None)
         if t <= ctx.at or t - start > _HORIZON:
             return None
-        ctx = _evaluate(req, t, facts, callee, caller, location, law)
+        ctx = _evaluate(req, t, facts, callee, caller, location, law, before=ctx)
     return None

@@ -20,7 +20,7 @@ def _banned(law: LawAt) -> tuple[frozenset[str], frozenset[str], frozenset[str]]
 
 
 def check_sector(ctx: Context) -> None:
-    sector = ctx.req.sector.value
+    sector = ctx.req.sector  # a StrEnum: compares and hashes as its value
     a5, a6, d2 = _banned(ctx.law)
     exempt = consent_law(ctx.law).a4 and contract_in_progress(ctx)  # A4: a contract in progress
     if sector in a5 and ctx.consumer and ctx.voice and not exempt:

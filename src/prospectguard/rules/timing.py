@@ -41,6 +41,16 @@ def hours_of(law: LawAt, rule: str) -> Hours | None:
     )
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def consumer_time(ctx: Context) -> str:
+    """ "it is Tue 2026-12-01 13:30 (Europe/Paris)", built by hand: strftime costs microseconds."""
+    local, location = ctx.local, ctx.location
+    assert local is not None and location is not None
+    return f"it is {_DAYS[local.weekday()]} {local.date()} {local.hour:02d}:{local.minute:02d} ({location.timezone})"
+
+
 def next_opening(ctx: Context, local: datetime, hours: Hours) -> datetime | None:
     """The earliest instant >= `local` inside a window on an allowed, non-holiday day."""
     assert ctx.location is not None
@@ -86,8 +96,7 @@ def check_call_hours(ctx: Context) -> None:
     later = [a for a, _ in slots if a > ctx.at]
     if later:
         opening = min([*later, opening] if opening else later)
-    assert ctx.location is not None
-    now = f"it is {ctx.local:%a %d %b %H:%M} ({ctx.location.timezone})"
+    now = consumer_time(ctx)
     if weekend:
         ctx.block("NON_WORKING_DAY", "B1", f"Calls to consumers only Mon-Fri; {now}", clears=opening)
     if holiday:
@@ -120,6 +129,6 @@ def check_sms_quiet_hours(ctx: Context) -> None:
         ctx.block(
             "POLICY_SMS_QUIET_HOURS",
             "F6",
-            f"SMS only Mon-Sat {hours.spans} consumer's time, no holidays; it is {ctx.local:%a %d %b %H:%M}",
+            f"SMS only Mon-Sat {hours.spans} consumer's time, no holidays; {consumer_time(ctx)}",
             clears=next_opening(ctx, ctx.local, hours),
         )
