@@ -262,6 +262,14 @@ def test_audit_verify_detects_tampering(cli: CLI) -> None:
         cli.check("--to", "0612345678", "--from", NPV, "--at", at)
     run = cli("audit", "verify")
     assert run.returncode == 0 and "3 entries" in run.stdout
+    head = run.stdout.split("head ")[1].split()[0]
+    assert cli("audit", "verify", "--expect-head", head).returncode == 0
+    with sqlite3.connect(cli.db) as conn:  # the newest entry dropped: only the anchor shows it
+        conn.execute("DELETE FROM audit_log WHERE seq = 3")
+    assert cli("audit", "verify").returncode == 0
+    run = cli("audit", "verify", "--expect-head", head)
+    assert run.returncode == 1 and "TRUNCATED" in run.stdout
+    assert_input_error(cli("audit", "verify", "--expect-head", "abc"), "--expect-head")
     with sqlite3.connect(cli.db) as conn:
         conn.execute("UPDATE audit_log SET decision = replace(decision, 'block', 'allow') WHERE seq = 2")
     run = cli("audit", "verify")

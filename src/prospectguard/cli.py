@@ -551,17 +551,30 @@ def org_show(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context) -> None:
+def audit_verify(
+    ctx: typer.Context,
+    expect_head: Annotated[
+        str | None,
+        typer.Option("--expect-head", help="A head hash printed by an earlier verify: it must still be in the chain."),
+    ] = None,
+) -> None:
     """Check the hash chain; exit 1 with the first broken or missing entry.
 
-    Example: prospectguard audit verify
+    The chain alone cannot show that its newest entries were dropped: keep the printed head hash
+    elsewhere and pass it back with --expect-head.
+
+    Example: prospectguard audit verify --expect-head 3f2a...
     """
-    report = settings(ctx).store().verify_audit()
-    if report.ok:
-        out.print(f"audit trail intact: {report.checked} entries")
-        return
-    out.print(f"audit trail BROKEN at entry {report.first_bad_seq}: {report.problem}")
-    raise typer.Exit(1)
+    if expect_head is not None and (len(expect_head) != 64 or not all(c in "0123456789abcdef" for c in expect_head)):
+        fail("--expect-head", f"{expect_head!r} is not a SHA-256 hash (64 lowercase hex digits)")
+    report = settings(ctx).store().verify_audit(anchor=expect_head)
+    if not report.ok:
+        out.print(f"audit trail BROKEN at entry {report.first_bad_seq}: {report.problem}")
+        raise typer.Exit(1)
+    if expect_head is not None and not report.anchor_found:
+        out.print(f"audit trail TRUNCATED or rewritten: {expect_head} is no longer in the chain")
+        raise typer.Exit(1)
+    out.print(f"audit trail intact: {report.checked} entries; head {report.head or '-'}")
 
 
 def rules_in_force(day: date) -> list[dict[str, Any]]:

@@ -277,8 +277,8 @@ class Store:
             self._engine, at=at, org=org, request=request, facts=facts, decision=decision, law_date=law_date
         )
 
-    def verify_audit(self) -> AuditReport:
-        return audit.verify(self._engine)
+    def verify_audit(self, anchor: str | None = None) -> AuditReport:
+        return audit.verify(self._engine, anchor)
 
     def audit_entries(self, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         return audit.entries(self._engine, offset, limit)

@@ -39,6 +39,8 @@ class AuditReport:
     checked: int  # entries found intact before the first bad one (all of them when ok)
     first_bad_seq: int | None = None
     problem: str | None = None
+    head: str | None = None  # hash of the last intact entry: record it elsewhere to detect truncation
+    anchor_found: bool = False  # whether the `anchor` hash given to verify() is in the intact chain
 
 
 def canonical_json(value: Any) -> str:
@@ -112,17 +114,26 @@ def append(
     raise AssertionError("unreachable")
 
 
-def verify(engine: Engine) -> AuditReport:
-    """Walk the chain in seq order, streaming, and stop at the first bad entry."""
+def verify(engine: Engine, anchor: str | None = None) -> AuditReport:
+    """Walk the chain in seq order, streaming, and stop at the first bad entry.
+
+    `anchor` is a head hash recorded earlier: if it is no longer in the chain, the newest entries were
+    dropped or rewritten, which the chain alone cannot show.
+    """
     expected_prev = GENESIS_HASH
     checked = 0
+    found = False
     with read_tx(engine) as conn:
         rows = conn.execution_options(yield_per=_STREAM_BATCH).execute(select(audit_log).order_by(audit_log.c.seq))
         for row in rows:
             expected_seq = checked + 1
             if row.seq != expected_seq:
                 return AuditReport(
-                    False, checked, expected_seq, f"missing seq {expected_seq} (next entry is seq {row.seq})"
+                    False,
+                    checked,
+                    expected_seq,
+                    f"missing seq {expected_seq} (next entry is seq {row.seq})",
+                    head=None if checked == 0 else expected_prev,
                 )
             if row.prev_hash != expected_prev:
                 return AuditReport(False, checked, row.seq, "prev_hash does not match the previous entry's hash")
@@ -142,8 +153,10 @@ def verify(engine: Engine) -> AuditReport:
             if digest != row.hash:
                 return AuditReport(False, checked, row.seq, "hash does not match the entry's content")
             expected_prev = row.hash
+            found = found or row.hash == anchor
             checked += 1
-    return AuditReport(True, checked)
+    head = None if checked == 0 else expected_prev
+    return AuditReport(True, checked, head=head, anchor_found=found)
 
 
 def entries(engine: Engine, offset: int, limit: int) -> list[dict[str, Any]]:
