@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -26,7 +27,7 @@ from prospectguard import inputs
 from prospectguard.gate import Gate
 from prospectguard.law import LAW
 from prospectguard.model import Audience, Channel, ContactRequest, Decision, Outcome, Sector
-from prospectguard.numbering import parse
+from prospectguard.numbering import locate, parse
 from prospectguard.rules.catalogue import SWITCHABLE
 from prospectguard.store import Store, StoreUnavailable
 
@@ -276,6 +277,17 @@ def consent_withdraw(
     out.print(f"consent withdrawn for {e164} at {when.isoformat()}")
 
 
+_INSTANT_KEYS = frozenset({"at", "collected_at", "expires_at", "slot_start", "slot_end", "recorded_at"})
+
+
+def in_zone(event: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """Instants are stored in UTC and shown in the consumer's zone, with the offset."""
+    return {
+        k: datetime.fromisoformat(v).astimezone(zone).isoformat() if k in _INSTANT_KEYS and isinstance(v, str) else v
+        for k, v in event.items()
+    }
+
+
 @consent_app.command("show")
 def consent_show(
     ctx: typer.Context,
@@ -286,10 +298,13 @@ def consent_show(
 
     Example: prospectguard consent show --number 0612345678 --json
     """
-    e164 = inputs.number(number, "--number").e164
+    parsed = inputs.number(number, "--number")
+    e164 = parsed.e164
     assert e164 is not None
     s = settings(ctx)
-    history = s.store().consent_history(s.org_id(), e164)
+    location = locate(parsed)
+    zone = ZoneInfo(location.timezone if location else "Europe/Paris")
+    history = [in_zone(event, zone) for event in s.store().consent_history(s.org_id(), e164)]
     if as_json:
         out.print_json(json.dumps(history, ensure_ascii=False, default=str))
         return
