@@ -73,7 +73,7 @@ class Row:
     about_contract: bool = False
     message: str | None = None
     postcode: str | None = None
-    next_allowed: datetime | None | str = "any"  # "any": not checked
+    next_allowed: datetime | str | None = "any"  # "any": not checked
 
     def __post_init__(self) -> None:
         if self.facts is None:
@@ -417,7 +417,7 @@ ROWS: list[Row] = [
                 ),
             )
         ),
-    ),  # fmt: skip
+    ),
     Row(
         "a7-after-slot",
         "A7",
@@ -434,7 +434,7 @@ ROWS: list[Row] = [
             )
         ),
         next_allowed=paris(2026, 12, 7, 10),
-    ),  # fmt: skip
+    ),
     Row(
         "a7-slot-is-next-allowed",
         "A7",
@@ -451,7 +451,7 @@ ROWS: list[Row] = [
             )
         ),
         next_allowed=paris(2026, 12, 5, 9),
-    ),  # fmt: skip
+    ),
     Row(
         "a7-slot-of-withdrawn-consent",
         "A7",
@@ -468,7 +468,7 @@ ROWS: list[Row] = [
             ),
             withdrawals=(paris(2026, 11, 1),),
         ),
-    ),  # fmt: skip
+    ),
     # --- B3 frequency cap, B4 refusal pause ---
     Row(
         "b3-4-attempts-blocks-5th",
