@@ -7,7 +7,7 @@ is judged against Bloctel (A11), from that day against prior consent (A1).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from prospectguard.law import LawAt
@@ -47,7 +47,7 @@ def _expiry(ctx: Context, consent: Consent) -> datetime | None:
     term = consent_law(ctx.law).max_term if ctx.voice else None
     end = consent.expires_at
     if term is not None:
-        cap = consent.collected_at + term
+        cap = consent.collected_at.astimezone(UTC) + term  # exact elapsed time, not wall clock
         if end is None or cap < end:
             end = cap
     return end

@@ -7,7 +7,7 @@ looks for the earliest allowed instant.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from prospectguard.law import Law, LawAt
@@ -46,7 +46,9 @@ class Context:
         law: Law,
     ) -> None:
         self.req = req
-        self.at = at
+        # In UTC: `at - timedelta(days=60)` on a Paris datetime is wall-clock arithmetic and is an
+        # hour off across a DST change; durations (B3, B4, A10) are exact elapsed time.
+        self.at = at.astimezone(UTC)
         self.facts = facts
         self.callee = callee
         self.caller = caller

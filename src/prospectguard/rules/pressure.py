@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from functools import cache
 
 from prospectguard.law import LawAt
@@ -39,7 +39,7 @@ def check_frequency(ctx: Context) -> None:
             "FREQUENCY_CAP",
             "B3",
             f"{len(recent)} calls or attempts in the last {window.days} days (at most {cap})",
-            clears=recent[len(recent) - cap] + window,
+            clears=recent[len(recent) - cap].astimezone(UTC) + window,
         )
 
 
@@ -59,5 +59,5 @@ def check_refusal(ctx: Context) -> None:
             "REFUSAL_COOLDOWN",
             "B4",
             f"Consumer refused on {last:%Y-%m-%d}: no contact for {pause.days} days",
-            clears=last + pause,
+            clears=last.astimezone(UTC) + pause,
         )
