@@ -493,8 +493,11 @@ def test_audit_chain_intact(store: Store, monkeypatch: pytest.MonkeyPatch) -> No
     assert store.verify_audit() == AuditReport(ok=True, checked=0)
     monkeypatch.setattr(audit, "_STREAM_BATCH", 3)  # stream over several batches
     append_n(store, 10)
-    assert store.verify_audit() == AuditReport(ok=True, checked=10)
     entries = store.audit_entries(0, 100)
+    head = entries[-1]["hash"]
+    assert store.verify_audit() == AuditReport(ok=True, checked=10, head=head)
+    assert store.verify_audit(anchor=entries[4]["hash"]).anchor_found
+    assert not store.verify_audit(anchor="f" * 64).anchor_found
     assert [e["seq"] for e in entries] == list(range(1, 11))
     assert [e["seq"] for e in store.audit_entries(offset=4, limit=3)] == [5, 6, 7]
     assert entries[0]["prev_hash"] == "0" * 64
@@ -589,7 +592,8 @@ def test_concurrent_audit_appends_keep_one_chain(store: Store) -> None:
             t.join()
     assert errors == []
     total = 2 * threads_per_store * per_thread
-    assert store.verify_audit() == AuditReport(ok=True, checked=total)
+    report = store.verify_audit()
+    assert (report.ok, report.checked) == (True, total)
     with store.engine.connect() as conn:
         seqs = conn.execute(select(audit_log.c.seq).order_by(audit_log.c.seq)).scalars().all()
     assert seqs == list(range(1, total + 1))
