@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -55,6 +55,7 @@ def workload(rng: random.Random) -> list[tuple[ContactRequest, Facts]]:
             at = day + timedelta(hours=rng.choice([2, 3, 4, 6, 7, 8, 9, 10, 11]), minutes=rng.randrange(60))
         else:
             at = START + timedelta(minutes=rng.randrange(14 * 24 * 60))
+        at = at.astimezone(UTC)
         attempts = tuple(
             Attempt(at=at - timedelta(days=rng.uniform(0.5, 40)), channel="voice", outcome="no_answer")
             for _ in range(rng.choice([0, 0, 0, 1, 1, 2, 3, 4]))
@@ -75,7 +76,7 @@ def workload(rng: random.Random) -> list[tuple[ContactRequest, Facts]]:
             caller="ACME" if sms else "0162000001",
             message="ACME: offre du mois. STOP au 36111" if sms else None,
         )
-        out.append((req, facts))
+        out.append((req, facts))  # facts in UTC, as the store returns them
     return out
 
 
