@@ -810,6 +810,50 @@ ROWS: list[Row] = [
         audience=Audience.BUSINESS,
         facts=Facts(org=OrgSettings(policies_off=frozenset({"CALLEE_FOREIGN"}))),
     ),
+    Row(
+        "section3-foreign-policy-off-paris-hours",
+        "B1",
+        {"NON_WORKING_DAY", "OUTSIDE_HOURS"},
+        to="+49 151 12345678",
+        at=paris(2026, 12, 6, 3),
+        facts=facts(org=OrgSettings(policies_off=frozenset({"CALLEE_FOREIGN"}))),
+        next_allowed=paris(2026, 12, 7, 10),
+    ),
+    Row(
+        "section3-short-policy-off-paris-hours",
+        "B1",
+        {"OUTSIDE_HOURS"},
+        to="3010",
+        at=paris(2026, 12, 1, 21),
+        facts=facts(org=OrgSettings(policies_off=frozenset({"CALLEE_NOT_PROSPECTABLE"}))),
+    ),
+    Row(
+        "f6-b2b-sms-sunday",
+        "F6",
+        set(),
+        channel=Channel.SMS,
+        caller="ACME",
+        audience=Audience.BUSINESS,
+        at=paris(2026, 12, 6, 11),
+    ),
+    Row(
+        "a7-slot-under-the-law-of-its-day",
+        "A7",
+        {"OUTSIDE_HOURS"},
+        at=paris(2026, 8, 10, 20, 30),
+        facts=Facts(
+            consents=(
+                Consent(
+                    collected_at=paris(2026, 8, 1),
+                    channel="all",
+                    slot_start=paris(2026, 8, 11, 9),
+                    slot_end=paris(2026, 8, 11, 9, 30),
+                ),
+            ),
+            bloctel=BloctelFacts(as_of=paris(2026, 8, 1).date()),
+        ),
+        next_allowed=paris(2026, 8, 11, 9),
+    ),
     # --- several reasons at once: every one is reported ---
     Row(
         "many-reasons",

@@ -24,7 +24,7 @@ from phonenumbers import timezone as pn_timezone
 from prospectguard.law import LAW
 from prospectguard.model import Location, NumberType, PhoneNumber
 
-__all__ = ["PlanRow", "locate", "parse", "plan_rows", "rule_of", "valid_postcode"]
+__all__ = ["METRO", "PlanRow", "locate", "parse", "plan_rows", "rule_of", "valid_postcode"]
 
 _METRO = "FR-metro"
 # Section 3: Alsace-Moselle from the geographic prefix, mapped to the `holidays` subdivision.
@@ -309,6 +309,8 @@ def _location(territory: str, source: str, subdivisions: tuple[str, ...], alsace
 
 # Locations are immutable and few: build them all once.
 _BY_NUMBER = {code: _location(code, "number", t.holiday_subdivisions) for code, t in _TERRITORIES.items()}
+# Section 3: "any number without a territory is taken as metropolitan France (Europe/Paris)".
+METRO = _BY_NUMBER[_METRO]
 _BY_NUMBER_ALSACE = {p: _location(_METRO, "number", (sub,), alsace=True) for p, sub in _ALSACE_MOSELLE_PREFIXES.items()}
 # From a postcode the territory is exact: only its own calendar (the first subdivision listed).
 _BY_POSTCODE = {code: _location(code, "postcode", t.holiday_subdivisions[:1]) for code, t in _TERRITORIES.items()}

@@ -27,6 +27,7 @@ class Context:
         "day",
         "facts",
         "law",
+        "laws",
         "local",
         "location",
         "reasons",
@@ -56,6 +57,7 @@ class Context:
         self.local: datetime | None = at.astimezone(ZoneInfo(location.timezone)) if location else None
         self.day: date = (self.local or at.astimezone(_PARIS)).date()  # the consumer's date: the law's day
         self.law: LawAt = law.at(self.day)
+        self.laws = law  # the whole dated law, for rules that look at another day (A7 slots)
         self.consumer = req.audience is Audience.CONSUMER
         self.voice = req.channel is Channel.VOICE
         self.sms = not self.voice

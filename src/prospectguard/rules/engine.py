@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from prospectguard.law import LAW, Law
 from prospectguard.model import Channel, ContactRequest, Decision, Facts, Location, NumberType, PhoneNumber
-from prospectguard.numbering import locate, parse
+from prospectguard.numbering import METRO, locate, parse
 from prospectguard.rules.callee import check_callee
 from prospectguard.rules.caller_id import check_caller_id, is_alphanumeric_sender
 from prospectguard.rules.catalogue import TEMPORAL
@@ -96,6 +96,10 @@ def decide(
     callee = callee or parse(req.to)
     caller = parse_caller(req)
     location = locate(callee, req.postcode)
+    if location is None and callee.type is not NumberType.INVALID:
+        # Section 3: a number without a territory (foreign, short, emergency) is judged in Paris
+        # time, so a policy switched off for it never switches off the days and hours too.
+        location = METRO
     ctx = _evaluate(req, req.at, facts, callee, caller, location, law)
     nxt = _next_allowed(ctx, req, facts, callee, caller, location, law)
     zone = ZoneInfo(location.timezone) if location else ZoneInfo("Europe/Paris")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import cache
+from zoneinfo import ZoneInfo
 
 from prospectguard.law import LawAt
 from prospectguard.rules.calendar import no_call_days
@@ -106,22 +107,26 @@ def check_call_hours(ctx: Context) -> None:
 
 
 def _agreed_slots(ctx: Context) -> list[tuple[datetime, datetime]]:
-    """A7: slots, not yet over, of consents valid when the slot applies, for out-of-hours calls."""
-    if not ctx.law.value("A7", "applies"):
-        return []
+    """A7: slots, not yet over, of consents valid when the slot applies, for out-of-hours calls.
+
+    A slot is judged under the law of its own day: one agreed on 10 Aug 2026 for 11 Aug counts.
+    """
+    assert ctx.location is not None
     slots = []
     for c in ctx.facts.consents:
         if c.slot_start is None or c.slot_end is None or c.slot_end <= ctx.at:
             continue
-        if c in valid_consents(ctx, at=max(c.slot_start, ctx.at)):
+        when = max(c.slot_start, ctx.at)
+        day = when.astimezone(ZoneInfo(ctx.location.timezone)).date()
+        if ctx.laws.at(day).value("A7", "applies") and c in valid_consents(ctx, at=when):
             slots.append((c.slot_start, c.slot_end))
     return slots
 
 
 def check_sms_quiet_hours(ctx: Context) -> None:
     """F6 (policy): SMS only Mon-Sat 08-20 h the consumer's time, not on holidays."""
-    if not ctx.sms or ctx.local is None:
-        return
+    if not (ctx.sms and ctx.consumer) or ctx.local is None:
+        return  # section 1: quiet hours are in the consumer SMS regime only
     hours = hours_of(ctx.law, "F6")
     if hours is None:
         return
