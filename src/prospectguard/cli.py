@@ -216,8 +216,7 @@ def consent_add(
     Example: prospectguard consent add --number 0612345678 --collected-at 2026-09-01T10:00
     --method web-form --proof-text "J'accepte d'être appelé par ACME"
     """
-    e164 = inputs.number(number, "--number").e164
-    assert e164 is not None
+    e164 = inputs.e164(number, "--number")
     collected = inputs.instant(collected_at, "--collected-at")
     expires = inputs.instant(expires_at, "--expires-at") if expires_at else None
     if expires is not None and expires <= collected:
@@ -269,8 +268,7 @@ def consent_withdraw(
 
     Example: prospectguard consent withdraw --number 0612345678 --at 2026-10-01T09:00
     """
-    e164 = inputs.number(number, "--number").e164
-    assert e164 is not None
+    e164 = inputs.e164(number, "--number")
     when = inputs.instant(at, "--at") if at else now()
     s = settings(ctx)
     s.store().withdraw_consent(s.org_id(), e164, at=when, source=source)
@@ -334,8 +332,7 @@ def oppose_add(
     allowed = {"call_objection", "stop", "gdpr", "import", "manual"}
     if source not in allowed:
         fail("--source", f"{source!r} is not one of {', '.join(sorted(allowed))}")
-    e164 = inputs.number(number, "--number").e164
-    assert e164 is not None
+    e164 = inputs.e164(number, "--number")
     when = inputs.instant(at, "--at") if at else now()
     s = settings(ctx)
     s.store().add_opposition(s.org_id(), e164, at=when, source=source)
@@ -352,8 +349,7 @@ def oppose_remove(
 
     Example: prospectguard oppose remove --number 0612345678
     """
-    e164 = inputs.number(number, "--number").e164
-    assert e164 is not None
+    e164 = inputs.e164(number, "--number")
     when = inputs.instant(at, "--at") if at else now()
     s = settings(ctx)
     s.store().remove_opposition(s.org_id(), e164, at=when)
@@ -405,11 +401,9 @@ def read_numbers(path: Path, field: str) -> list[str]:
     for lineno, row in enumerate(rows, start=len(lines) - len(rows) + 1):
         value = row[column] if column < len(row) else ""
         try:
-            e164 = inputs.number(value, field).e164
+            numbers.append(inputs.e164(value, field))
         except inputs.InputError:
             fail(field, f"{str(path)!r} line {lineno}: {value!r} is not a valid phone number")
-        assert e164 is not None
-        numbers.append(e164)
     return numbers
 
 
@@ -442,8 +436,7 @@ def contract_add(
 
     Example: prospectguard contract add --number 0612345678 --object "Box internet" --start 2025-01-15
     """
-    e164 = inputs.number(number, "--number").e164
-    assert e164 is not None
+    e164 = inputs.e164(number, "--number")
     if not object_.strip():
         fail("--object", "empty; say what the contract is about")
     begin = inputs.instant(start, "--start")
@@ -468,8 +461,7 @@ def attempt_record(
 
     Example: prospectguard attempt record --number 0612345678 --at 2026-12-01T11:00 --outcome no_answer
     """
-    e164 = inputs.number(number, "--number").e164
-    assert e164 is not None
+    e164 = inputs.e164(number, "--number")
     when = inputs.instant(at, "--at")
     s = settings(ctx)
     s.store().record_attempt(s.org_id(), e164, at=when, channel=channel.value, outcome=outcome.value)
@@ -520,13 +512,7 @@ def org_set(
 
     Example: prospectguard org set --caller-number 0162000000 --sms-sender ACME --policy CALLEE_FOREIGN=off
     """
-    numbers = None
-    if caller_number is not None:
-        numbers = []
-        for n in caller_number:
-            e164 = inputs.number(n, "--caller-number").e164
-            assert e164 is not None
-            numbers.append(e164)
+    numbers = None if caller_number is None else [inputs.e164(n, "--caller-number") for n in caller_number]
     senders = None
     if sms_sender is not None:
         senders = [x.strip() for x in sms_sender]

@@ -89,39 +89,24 @@ def seed(store: Store) -> None:
             e[number],
             collected_at=paris(2026, 9, 15, 18, 5),
             channel="all",
-            expires_at=None,
             method="web form acme.example/rappel, checkbox ticked",
             proof_text="J'accepte d'être contacté(e) par ACME par téléphone et SMS pour ses offres.",
-            proof_file_name=None,
-            proof_bytes=None,
-            slot_start=None,
-            slot_end=None,
         )
     store.add_consent(
         org,
         e["07 55 44 33 22"],
         collected_at=paris(2025, 11, 2, 9, 0),
         channel="voice",
-        expires_at=None,
         method="call-back form",
         proof_text="Je souhaite être rappelé(e) par ACME.",
-        proof_file_name=None,
-        proof_bytes=None,
-        slot_start=None,
-        slot_end=None,
     )
     store.add_consent(
         org,
         e["06 99 88 77 66"],
         collected_at=paris(2026, 9, 1, 12, 0),
         channel="all",
-        expires_at=None,
         method="web form",
         proof_text="J'accepte d'être contacté(e) par ACME.",
-        proof_file_name=None,
-        proof_bytes=None,
-        slot_start=None,
-        slot_end=None,
     )
     store.record_attempt(org, e["06 99 88 77 66"], at=paris(2026, 10, 6, 15, 0), channel="voice", outcome="opposed")
     for days in (20, 12, 5, 1):

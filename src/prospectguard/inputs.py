@@ -70,6 +70,13 @@ def phone_text(value: str, field: str) -> str:
     return value
 
 
+def e164(value: str, field: str) -> str:
+    """The E.164 form of a number that can be stored."""
+    parsed = number(value, field).e164
+    assert parsed is not None  # number() guarantees it
+    return parsed
+
+
 def postcode(value: str, field: str) -> str:
     code = value.strip()
     if not valid_postcode(code):
