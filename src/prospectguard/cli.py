@@ -24,7 +24,7 @@ from rich.table import Table
 from typer._click.exceptions import NoArgsIsHelpError  # typer is pinned; it vendors click
 
 from prospectguard import inputs
-from prospectguard.gate import Gate
+from prospectguard.gate import Gate, unavailable
 from prospectguard.law import LAW
 from prospectguard.model import Audience, Channel, ContactRequest, Decision, Outcome, Sector
 from prospectguard.numbering import locate, parse
@@ -77,11 +77,9 @@ class Settings:
     _store: Store | None = None
 
     def store(self) -> Store:
+        """The store, opened (and migrated) on first use; StoreUnavailable when it cannot be."""
         if self._store is None:
-            try:
-                self._store = Store.open(self.db)
-            except StoreUnavailable as exc:
-                fail("--db", f"cannot open the store {self.db!r}: {exc}")
+            self._store = Store.open(self.db)
         return self._store
 
     def org_id(self) -> int:
@@ -182,15 +180,9 @@ def check(
     )
     s = settings(ctx)
     try:
-        store = s.store()
-    except inputs.InputError:
-        store = None
-    if store is None:
-        from prospectguard.gate import unavailable
-
-        decision = unavailable(req, f"cannot open {s.db}")
-    else:
-        decision = Gate(store, s.org).check(req)
+        decision = Gate(s.store(), s.org).check(req)
+    except StoreUnavailable as exc:  # fail closed: a block, exit 1, never an allow
+        decision = unavailable(req, f"cannot open {s.db}: {exc}")
     print_decision(decision, as_json)
     raise typer.Exit(0 if decision.allowed else 1)
 
@@ -664,7 +656,7 @@ def main() -> None:
         err.print("error: aborted", markup=False)
         sys.exit(2)
     except StoreUnavailable as exc:
-        err.print(f"error: the evidence store is unavailable: {exc}", markup=False)
+        err.print(f"error: --db: the evidence store is unavailable: {exc}", markup=False)
         sys.exit(2)
     except Exception as exc:  # a bug: say so in one line, never a traceback, never exit 0
         err.print(f"error: internal error ({type(exc).__name__}: {exc}); please report it", markup=False)

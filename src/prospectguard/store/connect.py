@@ -83,7 +83,9 @@ def unavailable_on_failure() -> Iterator[None]:
     try:
         yield
     except _UNAVAILABLE as exc:
-        raise StoreUnavailable(f"evidence store unavailable: {exc.__class__.__name__}: {exc}") from exc
+        # The driver's own message, on one line (SQLAlchemy appends a multi-line "Background" note).
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreUnavailable(f"{exc.__class__.__name__}: {detail}") from exc
 
 
 @contextmanager
