@@ -86,8 +86,3 @@ class Context:
         )
         if code in TEMPORAL:
             self.clears.append(clears)
-
-
-def law_day(at: datetime, location: Location | None) -> date:
-    """The day whose law governs a contact: the consumer's local date (Paris when unknown)."""
-    return at.astimezone(ZoneInfo(location.timezone) if location else _PARIS).date()
