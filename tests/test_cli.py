@@ -85,6 +85,8 @@ def test_check_lunch_break_gives_next_allowed_in_consumer_zone(cli: CLI) -> None
     ("args", "field"),
     [
         (["--to", "06 12 34 56 78", "--at", "tomorrow"], "--at"),
+        (["--to", "06 12 34 56 78", "--at", "0001-01-01T00:00"], "--at"),
+        (["--to", "06 12 34 56 78", "--at", "9999-12-31T23:59"], "--at"),
         (["--to", "06 12 34 56 78", "--channel", "fax"], "--channel"),
         (["--to", "06 12 34 56 78", "--sector", "crypto"], "--sector"),
         (["--to", "06 12 34 56 78", "--postcode", "7501"], "--postcode"),
@@ -305,3 +307,14 @@ def test_demo_runs(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "chain intact" in run.stdout and "FREQUENCY_CAP" in run.stdout
+
+
+@pytest.mark.parametrize("url", ["notaurl", "oracle+nodriver://x/y"])
+def test_unusable_store_url_is_an_input_error(url: str) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "prospectguard", "--db", url, "check", "--to", "0612345678"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert_input_error(run, "--db")

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from typer._click.exceptions import NoArgsIsHelpError  # typer is pinned; it vendors click
 
 from prospectguard import inputs
@@ -79,7 +80,15 @@ class Settings:
     def store(self) -> Store:
         """The store, opened (and migrated) on first use; StoreUnavailable when it cannot be."""
         if self._store is None:
-            self._store = Store.open(self.db)
+            try:
+                self._store = Store.open(self.db)
+            except (ArgumentError, NoSuchModuleError, ImportError) as exc:  # a URL we cannot use at all
+                detail = str(exc).splitlines()[0]
+                fail(
+                    "--db",
+                    f"{self.db!r} is not a usable store URL ({detail}); use sqlite:///FILE.db or "
+                    "postgresql+psycopg://USER@HOST:5432/DBNAME",
+                )
         return self._store
 
     def org_id(self) -> int:

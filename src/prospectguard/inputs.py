@@ -10,6 +10,8 @@ from prospectguard.model import NumberType, PhoneNumber
 from prospectguard.numbering import parse, valid_postcode
 
 PARIS = ZoneInfo("Europe/Paris")
+# Instants far outside the law data only overflow date arithmetic (next opening, 365-day terms).
+MIN_YEAR, MAX_YEAR = 1970, 2199
 
 
 class InputError(ValueError):
@@ -30,14 +32,19 @@ def instant(value: str, field: str) -> datetime:
             field,
             f"{value!r} is not a date-time; use ISO 8601, e.g. 2026-09-01T11:00 or 2026-09-01T11:00+02:00",
         ) from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise InputError(field, f"{value!r} is out of range; use a date between {MIN_YEAR} and {MAX_YEAR}")
     return parsed.replace(tzinfo=PARIS) if parsed.tzinfo is None else parsed
 
 
 def day(value: str, field: str) -> date:
     try:
-        return date.fromisoformat(value.strip())
+        parsed = date.fromisoformat(value.strip())
     except ValueError:
         raise InputError(field, f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-09-01") from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise InputError(field, f"{value!r} is out of range; use a date between {MIN_YEAR} and {MAX_YEAR}")
+    return parsed
 
 
 def number(value: str, field: str) -> PhoneNumber:
