@@ -257,6 +257,9 @@ def test_org_settings_and_policies(cli: CLI) -> None:
     assert_input_error(cli("org", "set", "--policy", "OUTSIDE_HOURS=off"), "--policy")
     assert_input_error(cli("org", "set", "--policy", "STORE_UNAVAILABLE=off"), "--policy")
     assert_input_error(cli("org", "set", "--caller-number", "abc"), "--caller-number")
+    # A 30PQ short number can be declared and then presented by an automated system (E2).
+    assert cli("org", "set", "--caller-number", "3010", "--caller-number", NPV).returncode == 0
+    assert cli.check("--to", "0612345678", "--from", "3010", "--automated", "--at", TUESDAY_11)[0] == 0
 
 
 def test_audit_verify_detects_tampering(cli: CLI) -> None:

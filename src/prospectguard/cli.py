@@ -513,7 +513,7 @@ def org_set(
 
     Example: prospectguard org set --caller-number 0162000000 --sms-sender ACME --policy CALLEE_FOREIGN=off
     """
-    numbers = None if caller_number is None else [inputs.e164(n, "--caller-number") for n in caller_number]
+    numbers = None if caller_number is None else [inputs.caller_number(n, "--caller-number") for n in caller_number]
     senders = None
     if sms_sender is not None:
         senders = [x.strip() for x in sms_sender]

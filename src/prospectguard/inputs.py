@@ -84,6 +84,14 @@ def e164(value: str, field: str) -> str:
     return parsed
 
 
+def caller_number(value: str, field: str) -> str:
+    """A number an organisation presents: its E.164 form, or the digits of a short number (30PQ)."""
+    parsed = parse(value)
+    if parsed.type is NumberType.SHORT and parsed.national:
+        return parsed.national
+    return e164(value, field)
+
+
 def postcode(value: str, field: str) -> str:
     code = value.strip()
     if not valid_postcode(code):

@@ -21,6 +21,7 @@ from prospectguard.store.connect import DEFAULT_URL, create_store_engine, read_t
 from prospectguard.store.evidence import (
     ADDABLE_OPPOSITION_SOURCES,
     check_attempt,
+    check_caller_number,
     check_choice,
     check_e164,
     check_text,
@@ -106,7 +107,7 @@ class Store:
         `policies` maps a policy reason code to whether it applies: False switches it off.
         """
         at = require_aware(at, "at")
-        new_callers = None if caller_numbers is None else sorted({check_e164(n) for n in caller_numbers})
+        new_callers = None if caller_numbers is None else sorted({check_caller_number(n) for n in caller_numbers})
         new_senders = None if sms_senders is None else sorted({check_text(s, "sender") for s in sms_senders})
         with write_tx(self._engine) as conn:
             current = read_org_settings(conn, org_id)

@@ -35,6 +35,7 @@ from prospectguard.store.types import require_aware
 
 CHUNK = 5_000
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_SHORT = re.compile(r"[1-9][0-9]{1,5}")  # French short numbers have no E.164 form (30PQ callers, E2)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 ATTEMPT_CHANNELS = tuple(c.value for c in Channel)
 OUTCOMES = tuple(o.value for o in Outcome)
@@ -48,6 +49,13 @@ def check_e164(value: str) -> str:
     if not isinstance(value, str) or not _E164.fullmatch(value):
         raise ValueError(f"not an E.164 number: {value!r}")
     return value
+
+
+def check_caller_number(value: str) -> str:
+    """A declared caller number: E.164, or the digits of a short number such as 30PQ (E2)."""
+    if isinstance(value, str) and _SHORT.fullmatch(value):
+        return value
+    return check_e164(value)
 
 
 def check_choice(value: str, allowed: tuple[str, ...], name: str) -> str:
