@@ -44,6 +44,8 @@ _PER_NUMBER: tuple[Rule, ...] = (
     check_refusal,
 )
 
+_PARIS = ZoneInfo("Europe/Paris")
+
 # Beyond this, a contact that is still blocked for time has no next_allowed_at (fail closed).
 _HORIZON = timedelta(days=800)
 _MAX_STEPS = 200
@@ -102,16 +104,19 @@ def decide(
         location = METRO
     ctx = _evaluate(req, req.at, facts, callee, caller, location, law)
     nxt = _next_allowed(ctx, req, facts, callee, caller, location, law)
-    zone = ZoneInfo(location.timezone) if location else ZoneInfo("Europe/Paris")
+    # Shown in the consumer's zone; the context already holds the contact instant there.
+    local_at = ctx.local or req.at.astimezone(_PARIS)
+    if nxt is not None:
+        nxt = local_at if nxt == ctx.at else nxt.astimezone(local_at.tzinfo)
     shown = callee
     if location is not None and location.source == "postcode":
         shown = callee._replace(territory=location.territory, timezone=location.timezone)
     return Decision(
         allowed=not ctx.reasons,
         reasons=tuple(ctx.reasons),
-        next_allowed_at=nxt.astimezone(zone) if nxt else None,
+        next_allowed_at=nxt,
         callee=shown,
-        at=req.at.astimezone(zone),
+        at=local_at,
         law_date=ctx.day,
     )
 
