@@ -1008,6 +1008,11 @@ CASES: list[Case] = [
         facts=with_consent(TUE, attempts=voice_attempts(TUE, (59,), "refused")),
     ),
     allow("b4-refused-60-days-ago", "B4", facts=with_consent(TUE, attempts=voice_attempts(TUE, (60,), "refused"))),
+    allow(
+        "b4-only-a-refusal-during-a-call-starts-the-pause",
+        "B4",
+        facts=with_consent(TUE, attempts=(Attempt(TUE - timedelta(days=5), "sms", "refused"),)),
+    ),
     block(
         "b4-pause-ends-on-christmas",
         "B4, H1",

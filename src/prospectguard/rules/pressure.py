@@ -44,7 +44,7 @@ def check_frequency(ctx: Context) -> None:
 
 
 def check_refusal(ctx: Context) -> None:
-    """B4: no contact for 60 days after the consumer refused during a call."""
+    """B4: no call for 60 days after the consumer refused during a call (a voice attempt, D223-9 al. 3)."""
     if not (ctx.voice and ctx.consumer and ctx.facts.attempts):
         return
     pause = _pause(ctx.law)
@@ -52,7 +52,9 @@ def check_refusal(ctx: Context) -> None:
         return
     at = ctx.at
     since = at - pause
-    refusals = [a.at for a in ctx.facts.attempts if a.outcome == "refused" and since < a.at <= at]
+    refusals = [
+        a.at for a in ctx.facts.attempts if a.outcome == "refused" and a.channel == "voice" and since < a.at <= at
+    ]
     if refusals:
         last = max(refusals)
         ctx.block(
