@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from prospectguard.law import LAW
 from prospectguard.model import Location, NumberType, PhoneNumber
-from prospectguard.numbering import locate, parse, plan_rows, rule_of, valid_postcode
+from prospectguard.numbering import locate, parse, plan_rows, rule_of, valid_postcode, valid_territory
 
 T = NumberType
 METRO = "FR-metro"
@@ -455,3 +455,44 @@ def test_parse_never_raises_on_number_like_text(raw: str) -> None:
     assert number.valid == (number.type is not T.INVALID)
     if number.national is not None:
         assert number.national.isdigit()
+
+
+@pytest.mark.parametrize(
+    ("code", "territory", "zone", "alsace"),
+    [
+        ("RE", "RE", "Indian/Reunion", False),
+        ("re", "RE", "Indian/Reunion", False),
+        ("974", "RE", "Indian/Reunion", False),
+        ("976", "YT", "Indian/Mayotte", False),
+        ("977", "BL", "America/St_Barthelemy", False),
+        ("978", "MF", "America/Marigot", False),
+        ("975", "PM", "America/Miquelon", False),
+        ("FR-metro", "FR-metro", "Europe/Paris", False),
+        ("75", "FR-metro", "Europe/Paris", False),
+        ("2A", "FR-metro", "Europe/Paris", False),
+        ("57", "FR-metro", "Europe/Paris", True),
+        ("68", "FR-metro", "Europe/Paris", True),
+    ],
+)
+def test_locate_from_a_territory_or_departement_code(code: str, territory: str, zone: str, alsace: bool) -> None:
+    """Section 3: a territory or département given with the contact beats the number's own territory."""
+    where = locate(parse("0612345678"), territory=code)
+    assert where is not None and valid_territory(code)
+    assert (where.territory, where.timezone, where.alsace_moselle, where.source) == (
+        territory,
+        zone,
+        alsace,
+        "territory",
+    )
+
+
+@pytest.mark.parametrize("code", ["", "99", "20", "00", "96", "979", "FR", "Réunion", "6AE"])
+def test_unknown_territory_codes_are_ignored(code: str) -> None:
+    assert not valid_territory(code)
+    where = locate(parse("0692123456"), territory=code)
+    assert where is not None and (where.territory, where.source) == ("RE", "number")
+
+
+def test_postcode_comes_before_the_territory_code() -> None:
+    where = locate(parse("0612345678"), postcode="97410", territory="GP")
+    assert where is not None and (where.territory, where.source) == ("RE", "postcode")

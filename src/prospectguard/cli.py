@@ -163,6 +163,12 @@ def check(
     ] = False,
     message: Annotated[str | None, typer.Option("--message", help="SMS text, checked for STOP and sender.")] = None,
     postcode: Annotated[str | None, typer.Option("--postcode", help="Consumer's postcode (time zone).")] = None,
+    territory: Annotated[
+        str | None,
+        typer.Option(
+            "--territory", help="Consumer's territory (RE, GP...) or département (974, 57...); after --postcode."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
 ) -> None:
     """May this organisation contact this number now? Exit 0 allowed, 1 blocked, 2 bad input.
@@ -186,6 +192,7 @@ def check(
         about_contract=about_contract,
         message=message,
         postcode=inputs.postcode(postcode, "--postcode") if postcode else None,
+        territory=inputs.territory(territory, "--territory") if territory else None,
     )
     s = settings(ctx)
     try:
@@ -643,6 +650,116 @@ def demo(ctx: typer.Context) -> None:
     s = settings(ctx)
     db = s.db if s.db != DEFAULT_DB else "sqlite:///prospectguard-demo.db"
     run_demo(db, out)
+
+
+# ---------------------------------------------------------------- scrub
+
+
+class OutputFormat(StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+    PARQUET = "parquet"
+
+
+@app.command()
+def scrub(
+    ctx: typer.Context,
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="Prospect file: CSV, XLSX or Parquet.")],
+    campaign_file: Annotated[
+        Path, typer.Option("--campaign", metavar="CAMPAIGN.toml", help="The campaign (see examples/campaign.toml).")
+    ],
+    outdir: Annotated[
+        Path | None, typer.Option("-o", "--outdir", help="Output directory; default INPUT's name + '-scrub'.")
+    ] = None,
+    phone_column: Annotated[
+        str | None, typer.Option("--phone-column", help="Header of the phone column, when not found by its name.")
+    ] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Format of allowed and blocked.")] = OutputFormat.CSV,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Judge every row of a prospect file for a campaign: allowed (with when), blocked (with why).
+
+    Writes allowed, blocked, summary.json and report.html into the output directory; rows in =
+    allowed + blocked. Exit 0 when done, 1 when the store could not be read (every row is then
+    blocked with STORE_UNAVAILABLE), 2 for bad input.
+
+    Example: prospectguard scrub prospects.csv --campaign examples/campaign.toml -o out/
+    """
+    from prospectguard.batch.campaign import load_campaign
+    from prospectguard.batch.scrub import scrub as run_scrub
+    from prospectguard.batch.source import open_source
+
+    campaign = load_campaign(campaign_file)
+    src = open_source(input_file, phone_column)
+    target = outdir or Path(f"{input_file.stem}-scrub")
+    if target.exists() and not target.is_dir():
+        fail("--outdir", f"{target} exists and is not a directory")
+    s = settings(ctx)
+    store: Store | None
+    try:
+        store = s.store()
+    except StoreUnavailable as exc:
+        err.print(f"warning: cannot open {s.db}: {exc}; every row is blocked (STORE_UNAVAILABLE)", markup=False)
+        store = None
+    if src.columns.ambiguous_phone and not as_json:
+        others = ", ".join(repr(o) for o in src.columns.ambiguous_phone)
+        err.print(
+            f"note: phone column {src.header[src.columns.phone]!r} used; also looked like one: {others} "
+            "(choose with --phone-column)",
+            markup=False,
+        )
+    try:
+        summary = _with_progress(
+            lambda progress: run_scrub(src, campaign, target, store, fmt=fmt.value, progress=progress)
+        )
+    except StoreUnavailable as exc:
+        err.print(f"error: --db: the audit trail could not be written ({exc}); no output was produced", markup=False)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        fail("--outdir", f"cannot write to {target}: {exc.strerror or exc}")
+    if as_json:
+        out.print_json(json.dumps(summary, ensure_ascii=False))
+    else:
+        _print_summary(summary, target)
+    down = summary["reasons"].get("STORE_UNAVAILABLE", 0)
+    raise typer.Exit(1 if down else 0)
+
+
+def _with_progress(run: Any) -> Any:
+    """A progress bar with rows per second and time left on a terminal; nothing otherwise."""
+    if not err.is_terminal:
+        return run(None)
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    started = datetime.now(UTC)
+    with Progress(
+        TextColumn("scrub"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rows]:,} rows, {task.fields[rate]:,.0f} rows/s"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scrub", total=1.0, rows=0, rate=0.0)
+
+        def progress(rows: int, done: float) -> None:
+            elapsed = max((datetime.now(UTC) - started).total_seconds(), 1e-6)
+            bar.update(task, completed=done, rows=rows, rate=rows / elapsed)
+
+        return run(progress)
+
+
+def _print_summary(summary: dict[str, Any], target: Path) -> None:
+    rows, allowed, blocked = summary["rows"], summary["allowed"], summary["blocked"]
+    out.print(
+        f"{rows:,} rows: [bold green]{allowed:,} allowed[/] ({summary['allowed_at_start']:,} at the start, "
+        f"{summary['scheduled']:,} scheduled later), [bold red]{blocked:,} blocked[/]"
+    )
+    for code, n in list(summary["reasons"].items())[:10]:
+        out.print(f"  {code:<26} {n:>12,}")
+    outputs = ", ".join(str(target / name) for name in summary["outputs"].values())
+    out.print(f"written: {outputs}")
 
 
 def main() -> None:

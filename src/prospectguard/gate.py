@@ -27,7 +27,7 @@ STORE_UNAVAILABLE = Reason(
 def unavailable(req: ContactRequest, detail: str | None = None) -> Decision:
     """The decision when the store is down: block, with no next_allowed_at (nothing to wait for)."""
     callee = parse(req.to)
-    location = locate(callee, req.postcode)
+    location = locate(callee, req.postcode, req.territory)
     zone = ZoneInfo(location.timezone if location else "Europe/Paris")
     reason = STORE_UNAVAILABLE
     if detail:
@@ -52,8 +52,8 @@ class Gate:
 
     def facts(self, e164: str | None, at: datetime) -> Facts:
         org_id = self.store.org_id(self.org)
-        if e164 is None:
-            return Facts(org=self.store.org_settings(org_id))
+        if e164 is None:  # short numbers: the organisation's facts (settings, Bloctel snapshot), no history
+            return self.store.facts_many(org_id, [], at)[0]
         return self.store.facts(org_id, e164, at)
 
     def check(self, req: ContactRequest) -> Decision:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from prospectguard.model import NumberType, PhoneNumber
-from prospectguard.numbering import parse, valid_postcode
+from prospectguard.numbering import parse, valid_postcode, valid_territory
 
 PARIS = ZoneInfo("Europe/Paris")
 # Instants far outside the law data only overflow date arithmetic (next opening, 365-day terms).
@@ -96,4 +96,15 @@ def postcode(value: str, field: str) -> str:
     code = value.strip()
     if not valid_postcode(code):
         raise InputError(field, f"{value!r} is not a French postcode; use 5 digits, e.g. 75011 or 97410")
+    return code
+
+
+def territory(value: str, field: str) -> str:
+    code = value.strip()
+    if not valid_territory(code):
+        raise InputError(
+            field,
+            f"{value!r} is not a territory or département code; use FR-metro, GP, MF, BL, GF, MQ, RE, YT, PM "
+            "or a département such as 75, 2A, 57 or 974",
+        )
     return code

@@ -91,7 +91,7 @@ class Location:
     alsace_moselle: bool = False
     # The holiday calendars to union: N11 numbers cannot tell GP, MF and BL apart, so all three apply.
     holiday_subdivisions: tuple[str, ...] = ()
-    source: str = "number"  # "postcode" or "number"
+    source: str = "number"  # "postcode", "territory" (a territory or département code) or "number"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +108,7 @@ class ContactRequest:
     about_contract: bool = False
     message: str | None = None
     postcode: str | None = None
+    territory: str | None = None  # a territory (RE, GP...) or département (974, 57, 2A...) code
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +122,7 @@ class ContactRequest:
             "about_contract": self.about_contract,
             "message": self.message,
             "postcode": self.postcode,
+            "territory": self.territory,
         }
 
 

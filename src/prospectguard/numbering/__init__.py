@@ -24,7 +24,17 @@ from phonenumbers import timezone as pn_timezone
 from prospectguard.law import LAW
 from prospectguard.model import Location, NumberType, PhoneNumber
 
-__all__ = ["METRO", "PlanRow", "locate", "parse", "plan_rows", "rule_of", "valid_postcode"]
+__all__ = [
+    "METRO",
+    "PlanRow",
+    "locate",
+    "parse",
+    "plan_rows",
+    "rule_of",
+    "ten_digit_rows",
+    "valid_postcode",
+    "valid_territory",
+]
 
 _METRO = "FR-metro"
 # Section 3: Alsace-Moselle from the geographic prefix, mapped to the `holidays` subdivision.
@@ -188,6 +198,12 @@ for _terr in _TERRITORIES.values():
         raise PlanError(f"territories.csv: country code {_terr.country_code} has two national forms")
 
 
+def ten_digit_rows() -> tuple[int, dict[str, PlanRow]]:
+    """For columnar parsers: the key length and, per national key of that many digits, the row of a
+    10-digit national number starting with it (what `parse` itself looks up)."""
+    return _KEY, {key: rows[10] for key, rows in _NATIONAL.items() if 10 in rows}
+
+
 def plan_rows() -> tuple[PlanRow, ...]:
     """Every row of the plan (CSV rows, then the NPV ranges of E3), for documentation and tests."""
     return tuple(_ROWS)
@@ -339,15 +355,54 @@ def valid_postcode(code: str) -> bool:
     return _postcode_location(code) is not None
 
 
-def locate(number: PhoneNumber, postcode: str | None = None) -> Location | None:
-    """The consumer's location for the time rules (section 3): the postcode first, else the number.
+# Département codes of the territories (971-976 as in postcodes; 977 and 978 are the INSEE codes of
+# Saint-Barthélemy and Saint-Martin, which share 971's postcodes).
+_OVERSEAS_DEPARTMENTS = {**_OVERSEAS_POSTCODES, "977": "BL", "978": "MF"}
 
-    An invalid postcode is ignored (the doors reject it with `valid_postcode`). A number without a
-    territory of its own (metro mobile, 09, NPV, 08, M2M) is metropolitan; foreign, invalid, short and
-    emergency numbers have no location.
+
+def _area_location(code: str) -> Location | None:
+    if not isinstance(code, str):
+        return None
+    c = code.strip().upper()
+    if c in _TERRITORIES:
+        return _BY_AREA[c]
+    if c == "FR-METRO":
+        return _BY_AREA[_METRO]
+    if c in _OVERSEAS_DEPARTMENTS:
+        return _BY_AREA[_OVERSEAS_DEPARTMENTS[c]]
+    if c in ("2A", "2B"):
+        return _BY_AREA[_METRO]
+    if len(c) != 2 or not (c.isdigit() and c.isascii()) or not "01" <= c <= "95" or c == "20":
+        return None
+    return _BY_AREA_ALSACE.get(c) or _BY_AREA[_METRO]
+
+
+_BY_AREA = {code: _location(code, "territory", t.holiday_subdivisions[:1]) for code, t in _TERRITORIES.items()}
+_BY_AREA_ALSACE = {
+    dep: _location(_METRO, "territory", (sub,), alsace=True) for dep, sub in _ALSACE_MOSELLE_DEPARTMENTS.items()
+}
+
+
+def valid_territory(code: str) -> bool:
+    """True for a code `locate` understands: a territory (FR-metro, GP, MF, BL, GF, MQ, RE, YT, PM) or a
+    French département (01-95, 2A, 2B, 971-978). Never raises."""
+    return _area_location(code) is not None
+
+
+def locate(number: PhoneNumber, postcode: str | None = None, territory: str | None = None) -> Location | None:
+    """The consumer's location for the time rules (section 3): a postcode, else a territory or
+    département code given with the contact, else the number.
+
+    An invalid postcode or code is ignored (the doors reject it with `valid_postcode` and
+    `valid_territory`). A number without a territory of its own (metro mobile, 09, NPV, 08, M2M) is
+    metropolitan; foreign, invalid, short and emergency numbers have no location.
     """
     if postcode is not None:
         found = _postcode_location(postcode)
+        if found is not None:
+            return found
+    if territory is not None:
+        found = _area_location(territory)
         if found is not None:
             return found
     if number.type in _UNLOCATABLE:

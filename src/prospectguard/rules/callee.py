@@ -17,12 +17,14 @@ _NOT_PROSPECTABLE = {
 
 
 def check_callee(ctx: Context) -> None:
+    """The messages name the kind of number, not its digits: the row or request already shows them,
+    and a batch can then share one decision among all the numbers of one row of the plan."""
     number = ctx.callee
     if number.type is NumberType.INVALID:
-        ctx.block("CALLEE_INVALID", "N", f"{number.raw!r} is not a valid number")
+        ctx.block("CALLEE_INVALID", "N", "Not a valid phone number")
     elif number.type is NumberType.FOREIGN:
-        ctx.block("CALLEE_FOREIGN", "N", f"{number.e164} is outside the French numbering plan: no rule pack")
+        ctx.block("CALLEE_FOREIGN", "N", "Outside the French numbering plan: no rule pack")
     elif number.type in _NOT_PROSPECTABLE:
         rule = rule_of(number) or "N"  # the plan's own row: N5, N6, N15 or N16
         what = _NOT_PROSPECTABLE[number.type]
-        ctx.block("CALLEE_NOT_PROSPECTABLE", rule, f"{number.national} is {what}, never a prospect")
+        ctx.block("CALLEE_NOT_PROSPECTABLE", rule, f"{what[0].upper()}{what[1:]}, never a prospect")

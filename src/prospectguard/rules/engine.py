@@ -97,7 +97,7 @@ def decide(
         raise ValueError("the contact instant must be timezone-aware")
     callee = callee or parse(req.to)
     caller = parse_caller(req)
-    location = locate(callee, req.postcode)
+    location = locate(callee, req.postcode, req.territory)
     if location is None and callee.type is not NumberType.INVALID:
         # Section 3: a number without a territory (foreign, short, emergency) is judged in Paris
         # time, so a policy switched off for it never switches off the days and hours too.
@@ -109,7 +109,7 @@ def decide(
     if nxt is not None:
         nxt = local_at if nxt == ctx.at else nxt.astimezone(local_at.tzinfo)
     shown = callee
-    if location is not None and location.source == "postcode":
+    if location is not None and location.source != "number":
         shown = callee._replace(territory=location.territory, timezone=location.timezone)
     return Decision(
         allowed=not ctx.reasons,

@@ -6,7 +6,7 @@ in UTC. Database outages surface as `StoreUnavailable` so that callers fail clos
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -26,7 +26,13 @@ from prospectguard.store.evidence import (
     check_e164,
     check_text,
 )
-from prospectguard.store.facts import read_consent_history, read_facts, read_org_settings
+from prospectguard.store.facts import (
+    read_consent_history,
+    read_facts,
+    read_facts_many,
+    read_history_columns,
+    read_org_settings,
+)
 from prospectguard.store.types import require_aware
 
 
@@ -260,6 +266,19 @@ class Store:
         e164 = check_e164(e164)
         with read_tx(self._engine) as conn:
             return read_facts(conn, org_id, e164, at)
+
+    def facts_many(self, org_id: int, numbers: Sequence[str], at: datetime) -> tuple[Facts, dict[str, Facts]]:
+        """The facts of many E.164 numbers in one read snapshot (`read_facts_many`): the shared facts,
+        and the facts of those numbers that have a history of their own."""
+        at = require_aware(at, "at")
+        with read_tx(self._engine) as conn:
+            return read_facts_many(conn, org_id, numbers, at)
+
+    def history_columns(self, org_id: int, at: datetime) -> dict[str, dict[str, list[Any]]]:
+        """The organisation's whole history as columns (`read_history_columns`), for batches."""
+        at = require_aware(at, "at")
+        with read_tx(self._engine) as conn:
+            return read_history_columns(conn, org_id, at)
 
     # --- audit trail -------------------------------------------------------------------------------
 

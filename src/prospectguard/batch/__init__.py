@@ -1,0 +1,1 @@
+"""Batch scrub of prospect files."""

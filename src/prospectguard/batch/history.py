@@ -1,0 +1,473 @@
+"""Judging numbers with a history (consents, withdrawals, oppositions, attempts) over columns.
+
+This is `rules.engine.decide` for the rows of a batch whose number has facts of its own, rewritten
+over arrays: the same rules at the same instants, the same search for the earliest allowed instant
+(re-evaluate everything at the latest instant a temporal reason clears, until nothing blocks or
+something waiting cannot cure does). The rules that do not read the number's history (callee,
+caller, content, sector, days and hours) are evaluated by the scalar code itself, once per
+place and instant. Rows this module does not cover go to the scalar engine with their own facts:
+an agreed out-of-hours slot (A7), a contract when the offers relate to contracts (A4, F2), the
+Bloctel regime (A11), a law that changes before the row opens. The differential test
+(tests/test_scrub_differential.py) holds both engines to the same reason codes and instants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+
+from prospectguard.batch.campaign import Campaign
+from prospectguard.batch.classify import Classes, Parsed, classify
+from prospectguard.law import Law, LawAt
+from prospectguard.model import Audience, Channel, Facts, Location, NumberType, PhoneNumber, Reason
+from prospectguard.rules.callee import check_callee
+from prospectguard.rules.caller_id import check_caller_id
+from prospectguard.rules.catalogue import CODES, TEMPORAL
+from prospectguard.rules.consent import consent_law
+from prospectguard.rules.content import check_sms_content
+from prospectguard.rules.context import Context
+from prospectguard.rules.engine import _HORIZON, _MAX_STEPS, parse_caller
+from prospectguard.rules.sector import check_sector
+from prospectguard.rules.timing import check_call_hours, check_sms_quiet_hours
+
+_ANY = PhoneNumber("0612345678", "+33612345678", NumberType.MOBILE, "FR-metro", "Europe/Paris", "0612345678")
+NONE = np.iinfo(np.int64).max  # "no instant": no expiry, no end
+NEVER = -1  # a temporal reason that does not clear
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BIT = {code: 1 << i for i, code in enumerate(CODES)}
+TEMPORAL_BITS = sum(BIT[c] for c in TEMPORAL)
+# The order `decide` reports reasons in: the order its rules run.
+ORDER = (
+    "CALLEE_INVALID",
+    "CALLEE_FOREIGN",
+    "CALLEE_NOT_PROSPECTABLE",
+    "CALLER_ID_MASKED",
+    "CALLER_ID_INVALID",
+    "CALLER_ID_MOBILE",
+    "CALLER_ID_FORBIDDEN_RANGE",
+    "CALLER_ID_NOT_NPV",
+    "CALLER_ID_NOT_ASSIGNED",
+    "SMS_SENDER_MISSING",
+    "SMS_OPT_OUT_MISSING",
+    "SECTOR_BANNED",
+    "OPPOSITION",
+    "NO_CONSENT",
+    "CONSENT_EXPIRED",
+    "CONSENT_WITHDRAWN",
+    "BLOCTEL_REGISTERED",
+    "BLOCTEL_LIST_STALE",
+    "NON_WORKING_DAY",
+    "PUBLIC_HOLIDAY",
+    "OUTSIDE_HOURS",
+    "POLICY_SMS_QUIET_HOURS",
+    "FREQUENCY_CAP",
+    "REFUSAL_COOLDOWN",
+)
+
+
+def us(values: list[Any]) -> np.ndarray:
+    """Instants as the store's driver returns them (aware datetimes, or SQLite's UTC text), None
+    allowed -> int64 microseconds since the epoch, UTC; None -> NONE."""
+    sample = next((v for v in values if v is not None), None)
+    if isinstance(sample, str):
+        arr = pa.array(values, pa.string()).cast(pa.timestamp("us"))
+    else:
+        arr = pa.array(values, pa.timestamp("us", tz="UTC"))
+    out: np.ndarray = arr.cast(pa.int64()).fill_null(NONE).to_numpy()
+    return out
+
+
+def instant(value: int, zone: str) -> datetime:
+    return (EPOCH + timedelta(microseconds=int(value))).astimezone(ZoneInfo(zone))
+
+
+@dataclass
+class Events:
+    """One table of a history, sorted by (number index u, time, id): `decide`'s order per number."""
+
+    u: np.ndarray
+    at: np.ndarray
+    extra: dict[str, np.ndarray]
+
+    @classmethod
+    def build(cls, u: np.ndarray, table: dict[str, list[Any]], **extra: np.ndarray) -> Events:
+        at = us(table["at"])
+        ids = np.array(table["id"], np.int64)
+        order = np.lexsort((ids, at, u))
+        return cls(u[order], at[order], {k: v[order] for k, v in extra.items()})
+
+
+def pairs(row_u: np.ndarray, ev_u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row, event) of the same number, sorted by row then event (`ev_u` is sorted)."""
+    start = np.searchsorted(ev_u, row_u, "left")
+    counts = np.searchsorted(ev_u, row_u, "right") - start
+    rows = np.repeat(np.arange(len(row_u)), counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows, np.repeat(start, counts) + offsets
+
+
+def last_per_row(rows: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Among pairs sorted by row, the last pair where `mask` holds, per row: (rows, pair index)."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return idx, idx
+    r = rows[idx]
+    last = np.r_[r[1:] != r[:-1], True]
+    return r[last], idx[last]
+
+
+@dataclass
+class History:
+    """An organisation's history (from `Store.history_columns`) indexed by number for a batch.
+
+    Numbers are keyed as the batch keys its rows (`classify`): the 10-digit national number as an
+    integer for French numbers, the E.164 text for the rest; `u` is a number's index here.
+    """
+
+    keys: np.ndarray  # sorted int64 national numbers; u = position
+    others: dict[str, int]  # E.164 -> u (>= len(keys)) for numbers without a national integer
+    e164: list[str]  # E.164 by u
+    consents: Events  # extra: covers (bool, the campaign's channel), proof (bool), expires_at, slot (bool)
+    withdrawals: Events
+    oppositions: Events  # extra: active
+    attempts: Events  # extra: voice, refused
+    contract_u: np.ndarray  # numbers with a contract (sorted unique u)
+
+    @classmethod
+    def load(cls, tables: dict[str, dict[str, list[Any]]], channel: Channel) -> History:
+        everyone = sorted({e for t in tables.values() for e in t["e164"]})
+        parsed = classify(pa.array(everyone, pa.string()), Classes())
+        national = parsed.national
+        fr = national >= 0
+        keys, first = np.unique(national[fr], return_index=True)
+        fr_numbers = [everyone[i] for i in np.flatnonzero(fr).tolist()]
+        e164 = [fr_numbers[i] for i in first.tolist()]
+        others: dict[str, int] = {}
+        for i in np.flatnonzero(~fr).tolist():  # `everyone` is a set: no number twice
+            others[everyone[i]] = len(keys) + len(others)
+            e164.append(everyone[i])
+        index = cls(keys, others, e164, *([None] * 5))  # type: ignore[arg-type]
+        u_all = index.lookup(parsed)
+        u_by_number = dict(zip(everyone, u_all.tolist(), strict=True))
+
+        def u_of(numbers: list[str]) -> np.ndarray:
+            return np.array([u_by_number[x] for x in numbers], np.int64)
+
+        c = tables["consents"]
+        index.consents = Events.build(
+            u_of(c["e164"]),
+            c,
+            covers=np.array([ch == "all" or ch == channel.value for ch in c["channel"]], bool),
+            proof=np.array([bool(p) for p in c["proof"]], bool),
+            expires_at=us(c["expires_at"]),
+            slot=np.array(c["slot"], bool),
+        )
+        index.withdrawals = Events.build(u_of(tables["withdrawals"]["e164"]), tables["withdrawals"])
+        o = tables["oppositions"]
+        index.oppositions = Events.build(u_of(o["e164"]), o, active=np.array(o["active"], bool))
+        a = tables["attempts"]
+        index.attempts = Events.build(
+            u_of(a["e164"]),
+            a,
+            voice=np.array([x == "voice" for x in a["channel"]], bool),
+            refused=np.array([x == "refused" for x in a["outcome"]], bool),
+        )
+        index.contract_u = np.unique(u_of(tables["contracts"]["e164"]))
+        return index
+
+    def lookup(self, parsed: Parsed) -> np.ndarray:
+        """u of each row's number, -1 when it has no history."""
+        nat = parsed.national
+        u = np.full(len(nat), -1, np.int64)
+        if len(self.keys):
+            pos = np.minimum(np.searchsorted(self.keys, nat), len(self.keys) - 1)
+            hit = (self.keys[pos] == nat) & (nat >= 0)
+            u[hit] = pos[hit]
+        for i, key in parsed.other_key.items():
+            found = self.others.get(key)
+            if found is not None:
+                u[i] = found
+        return u
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Per row: the reasons at the campaign's start (bits, plus what their messages need) and the
+    earliest allowed instant (NONE: none); `scalar` rows must go through `decide`."""
+
+    bits: np.ndarray
+    attempts_30d: np.ndarray
+    unproven: np.ndarray
+    next_at: np.ndarray
+    scalar: np.ndarray
+
+
+class Timed:
+    """The rules that read no history, evaluated by the scalar code once per (place, instant)."""
+
+    def __init__(self, campaign: Campaign, org: Facts, law: Law) -> None:
+        self.campaign = campaign
+        self.org = org
+        self.law = law
+        self._timed: dict[tuple[Location, int], tuple[int, int, list[Reason]]] = {}
+        self._static: dict[tuple[object, ...], tuple[int, list[Reason], LawAt]] = {}
+
+    def context(self, callee: PhoneNumber | None, location: Location, at_us: int) -> Context:
+        at = EPOCH + timedelta(microseconds=at_us)
+        number = callee or _ANY
+        req = self.campaign.request(number.raw)
+        caller = parse_caller(req)
+        return Context(req, at, self.org, number, caller, location, self.law)
+
+    def static(self, callee: PhoneNumber, location: Location, at_us: int) -> tuple[int, list[Reason], LawAt]:
+        """Callee, caller, content (timeless) and sector at the start: non-temporal reasons."""
+        key = (callee.type, callee.territory, callee.national and callee.national[:5], location)
+        found = self._static.get(key)
+        if found is None:
+            ctx = self.context(callee, location, at_us)
+            for rule in (check_callee, check_caller_id, check_sms_content, check_sector):
+                rule(ctx)
+            found = self._static[key] = (sum(BIT[r.code] for r in ctx.reasons), list(ctx.reasons), ctx.law)
+        return found
+
+    def timed(self, location: Location, at_us: int) -> tuple[int, int, list[Reason]]:
+        """Days and hours at `at_us`: (bits, when they clear (NEVER: they do not), reasons)."""
+        key = (location, at_us)
+        found = self._timed.get(key)
+        if found is None:
+            ctx = self.context(None, location, at_us)
+            check_call_hours(ctx)
+            check_sms_quiet_hours(ctx)
+            bits = sum(BIT[r.code] for r in ctx.reasons)
+            if None in ctx.clears:
+                clears = NEVER
+            else:
+                clears = max((int((c - EPOCH) / timedelta(microseconds=1)) for c in ctx.clears if c), default=0)
+            found = self._timed[key] = (bits, clears, list(ctx.reasons))
+        return found
+
+
+def _groups(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of the stacked int64 columns, and each row's group."""
+    stacked = np.stack([c.astype(np.int64) for c in cols], axis=1)
+    keys, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    return keys, inverse.reshape(-1)
+
+
+def judge_history(
+    campaign: Campaign,
+    timed: Timed,
+    cls: np.ndarray,
+    reps: list[PhoneNumber],
+    loc: np.ndarray,
+    places: list[Location],
+    row_u: np.ndarray,
+    history: History,
+) -> Outcome:
+    """The decisions of rows with histories, over arrays. Row i: callee class `cls[i]` (`reps`), the
+    consumer's location `loc[i]` (`places`), number index `row_u[i]` in `history`."""
+    n = len(row_u)
+    start = int((campaign.start - EPOCH) / timedelta(microseconds=1))
+    voice = campaign.channel is Channel.VOICE
+    consumer = campaign.audience is Audience.CONSUMER
+    h = history
+
+    # Rows the columns do not cover go to `decide`.
+    scalar = np.zeros(n, bool)
+    cp_rows, cp_ev = pairs(row_u, h.consents.u)
+    if h.consents.extra["slot"].any():
+        scalar[np.unique(cp_rows[h.consents.extra["slot"][cp_ev]])] = True
+    if campaign.about_contract and len(h.contract_u):
+        scalar |= np.isin(row_u, h.contract_u)
+    op_rows, op_ev = pairs(row_u, h.oppositions.u)
+    wd_rows, wd_ev = pairs(row_u, h.withdrawals.u)
+    at_rows, at_ev = pairs(row_u, h.attempts.u)
+
+    static_bits = np.zeros(n, np.int64)
+    laws: list[LawAt] = []
+    if n:
+        keys, group = _groups(cls, loc)
+        group_bits = np.zeros(len(keys), np.int64)
+        for g, (c, l_) in enumerate(keys.tolist()):
+            if reps[c].type is NumberType.INVALID:
+                group_bits[g] = -1
+                continue
+            found_bits, _, law_g = timed.static(reps[c], places[l_], start)
+            group_bits[g] = found_bits
+            if law_g not in laws:
+                laws.append(law_g)
+        static_bits = group_bits[group]
+        scalar |= static_bits < 0
+    if len(laws) > 1 or (laws and consent_law(laws[0]).a11):
+        scalar[:] = True  # the law differs between the rows' places, or the Bloctel regime (A11)
+    if scalar.all() or not laws:
+        empty = np.zeros(n, np.int64)
+        return Outcome(empty, empty, np.zeros(n, bool), np.full(n, NONE, np.int64), np.ones(n, bool))
+    law = laws[0]
+    cl = consent_law(law)
+    cap = law.value("B3", "max_attempts")
+    window = int(law.value("B3", "window_days") or 0) * 86_400_000_000
+    pause_days = law.value("B4", "cooldown_days")
+    pause = int(pause_days or 0) * 86_400_000_000
+    term = int(cl.max_term / timedelta(microseconds=1)) if (cl.max_term is not None and voice) else None
+    opposition_applies = bool(law.value("G3", "applies"))
+    # check_consent without contracts (rows with one, when offers relate to contracts, are scalar).
+    a1 = consumer and voice and cl.a1 and campaign.sector not in cl.press_sectors
+    f1 = not a1 and consumer and (not voice or campaign.automated) and cl.f1
+    consent_rule_bits = a1 or f1
+    c_at = h.consents.at
+    c_end = h.consents.extra["expires_at"].copy()
+    if term is not None:
+        capped = np.where(c_at > NONE - term, NONE, c_at + term)
+        c_end = np.minimum(c_end, capped)
+    c_ok = h.consents.extra["covers"] & h.consents.extra["proof"]
+    c_unproven = h.consents.extra["covers"] & ~h.consents.extra["proof"]
+
+    t = np.full(n, start, np.int64)
+    active = ~scalar
+    next_at = np.full(n, NONE, np.int64)
+    bits0: np.ndarray = np.zeros(n, np.int64)
+    attempts0: np.ndarray = np.zeros(n, np.int64)
+    unproven0 = np.zeros(n, bool)
+    horizon = int(_HORIZON / timedelta(microseconds=1))
+    for step in range(_MAX_STEPS):
+        if not active.any():
+            break
+        bits = np.where(active, static_bits, 0) if step == 0 else np.zeros(n, np.int64)
+        clears = np.zeros(n, np.int64)
+        never = np.zeros(n, bool)
+        # G3: the latest opposition event at or before t.
+        if opposition_applies and len(op_rows):
+            r, p = last_per_row(op_rows, h.oppositions.at[op_ev] <= t[op_rows])
+            opposed = h.oppositions.extra["active"][op_ev[p]].astype(bool)
+            bits[r[opposed]] |= BIT["OPPOSITION"]
+        # A1/F1 with A10: a proven consent for the channel, collected, not withdrawn, not expired.
+        if consent_rule_bits:
+            w_last = np.full(n, -1, np.int64)
+            if len(wd_rows):
+                r, p = last_per_row(wd_rows, h.withdrawals.at[wd_ev] <= t[wd_rows])
+                w_last[r] = h.withdrawals.at[wd_ev[p]]
+            tc = t[cp_rows]
+            ca = c_at[cp_ev]
+            proven = c_ok[cp_ev] & (ca <= tc)
+            withdrawn = w_last[cp_rows] >= ca
+            valid = proven & ~withdrawn & (tc < c_end[cp_ev])
+            has_valid = np.zeros(n, bool)
+            has_valid[cp_rows[valid]] = True
+            has_proven = np.zeros(n, bool)
+            has_proven[cp_rows[proven]] = True
+            latest = np.full(n, -1, np.int64)
+            r, p = last_per_row(cp_rows, proven)  # consents sorted by time: the last proven is the latest
+            latest[r] = ca[p]
+            lacking = ~has_valid
+            was_withdrawn = has_proven & (w_last >= latest)
+            bits[lacking & has_proven & was_withdrawn] |= BIT["CONSENT_WITHDRAWN"]
+            bits[lacking & has_proven & ~was_withdrawn] |= BIT["CONSENT_EXPIRED"]
+            bits[lacking & ~has_proven] |= BIT["NO_CONSENT"]
+            if step == 0:
+                unproven0[cp_rows[c_unproven[cp_ev]]] = True
+        # B1 / F6: days and hours, from the scalar rules, once per (place, instant).
+        live = np.flatnonzero(active)
+        if len(live):
+            keys, group = _groups(loc[live], t[live])
+            found = [timed.timed(places[l_], at_) for l_, at_ in keys.tolist()]
+            g_bits = np.array([f[0] for f in found], np.int64)[group]
+            g_clears = np.array([f[1] for f in found], np.int64)[group]
+            bits[live] |= g_bits
+            never[live] |= (g_bits != 0) & (g_clears == NEVER)
+            clears[live] = np.maximum(clears[live], np.where(g_bits != 0, g_clears, 0))
+        # B3 and B4: voice attempts in the last 30 days; a refusal in the last 60.
+        if voice and consumer and len(at_rows):
+            ta = t[at_rows]
+            a_at = h.attempts.at[at_ev]
+            is_voice = h.attempts.extra["voice"][at_ev].astype(bool)
+            if cap is not None:
+                recent = is_voice & (a_at > ta - window) & (a_at <= ta)
+                count = np.bincount(at_rows[recent], minlength=n)
+                if step == 0:
+                    attempts0 = count
+                capped_rows = count >= cap
+                if capped_rows.any():
+                    idx = np.flatnonzero(recent)
+                    rr = at_rows[idx]
+                    first = np.r_[True, rr[1:] != rr[:-1]]
+                    group_start = np.maximum.accumulate(np.where(first, np.arange(len(idx)), 0))
+                    rank = np.arange(len(idx)) - group_start
+                    pick = capped_rows[rr] & (rank == count[rr] - cap)
+                    clears_at = a_at[idx[pick]] + window
+                    bits[rr[pick]] |= BIT["FREQUENCY_CAP"]
+                    clears[rr[pick]] = np.maximum(clears[rr[pick]], clears_at)  # one pick per row
+            if pause_days is not None:
+                refusal = (
+                    is_voice & h.attempts.extra["refused"][at_ev].astype(bool) & (a_at > ta - pause) & (a_at <= ta)
+                )
+                if refusal.any():
+                    r, p = last_per_row(at_rows, refusal)
+                    bits[r] |= BIT["REFUSAL_COOLDOWN"]
+                    clears[r] = np.maximum(clears[r], a_at[p] + pause)  # one per row
+        bits &= np.where(active, -1, 0)
+        if step == 0:
+            bits0 = bits.copy()
+        free = active & (bits == 0)
+        next_at[free] = t[free]
+        stuck = active & (((bits & ~TEMPORAL_BITS) != 0) | never)
+        active &= ~(free | stuck)
+        later = np.where(active, clears, 0)
+        gone = active & ((later <= t) | (later - start > horizon))
+        active &= ~gone
+        t = np.where(active, later, t)
+        # A later instant under another law: the scalar engine re-reads the law for it.
+        live = np.flatnonzero(active)
+        if len(live):
+            keys, group = _groups(loc[live], t[live])
+            other = np.array(
+                [timed.law.at(instant(at_, places[l_].timezone).date()) is not law for l_, at_ in keys.tolist()], bool
+            )[group]
+            scalar[live[other]] = True
+            active[live[other]] = False
+    else:
+        scalar |= active  # more steps than `decide` takes: let it answer
+    return Outcome(bits0, attempts0, unproven0, next_at, scalar)
+
+
+def reasons_of(
+    bits: int,
+    attempts_30d: int,
+    unproven: bool,
+    static: list[Reason],
+    timed: list[Reason],
+    law: LawAt,
+    campaign: Campaign,
+) -> list[Reason]:
+    """The reasons of a row in `decide`'s order; messages for history reasons name no date (the
+    evidence is in `consent show` and the audit trail)."""
+    made: dict[str, Reason] = {r.code: r for r in (*static, *timed)}
+
+    def add(code: str, rule: str, message: str) -> None:
+        made[code] = Reason(code, CODES[code][0], rule, law.reference(rule), message)
+
+    channel = campaign.channel.value
+    cl = consent_law(law)
+    voice_a1 = campaign.channel is Channel.VOICE and campaign.audience is Audience.CONSUMER and cl.a1
+    consent_rule = "A1" if voice_a1 and campaign.sector not in cl.press_sectors else "F1"
+    if bits & BIT["OPPOSITION"]:
+        add("OPPOSITION", "G3", "Number objected before the campaign's start")
+    if bits & BIT["NO_CONSENT"]:
+        what = "a consent without proof does not count (A3)" if unproven else "none on record"
+        add("NO_CONSENT", consent_rule, f"No valid {channel} consent: {what}")
+    if bits & BIT["CONSENT_EXPIRED"]:
+        add("CONSENT_EXPIRED", "A10", "The latest consent expired before the campaign's start")
+    if bits & BIT["CONSENT_WITHDRAWN"]:
+        add("CONSENT_WITHDRAWN", "A10", "The latest consent was withdrawn")
+    if bits & BIT["FREQUENCY_CAP"]:
+        cap = law.value("B3", "max_attempts")
+        days = law.value("B3", "window_days")
+        add("FREQUENCY_CAP", "B3", f"{attempts_30d} calls or attempts in the last {days} days (at most {cap})")
+    if bits & BIT["REFUSAL_COOLDOWN"]:
+        add("REFUSAL_COOLDOWN", "B4", f"Consumer refused: no contact for {law.value('B4', 'cooldown_days')} days")
+    return [made[c] for c in ORDER if c in made and bits & BIT[c]]

@@ -1,0 +1,329 @@
+"""Judging the rows of a chunk: the same `decide`, the same store facts as `prospectguard check`.
+
+Each row is the contact the campaign describes, at the campaign's start. Most numbers of a prospect
+file have no history in the store; for them the decision depends only on what the rules read of the
+number (its plan row, type, territory, zone) and of the consumer's location, so it is computed once
+per such profile and shared. Numbers with a history are judged one by one with their own facts.
+A row blocked only by waiting is allowed with a schedule when it opens before the campaign's end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from prospectguard.batch.campaign import Campaign
+from prospectguard.batch.classify import Classes, Parsed, classify
+from prospectguard.batch.history import EPOCH, NONE, History, Timed, instant, judge_history, reasons_of
+from prospectguard.law import LAW, Law
+from prospectguard.model import Decision, Facts, Location, NumberType, Reason
+from prospectguard.numbering import METRO, locate, parse, valid_postcode, valid_territory
+from prospectguard.rules import decide
+from prospectguard.rules.catalogue import CODES
+
+
+class Row(NamedTuple):
+    """The verdict on one row, in the words of the outputs."""
+
+    allowed: bool
+    e164: str
+    territory: str
+    timezone: str
+    type: str
+    next_allowed_at: datetime | None
+    codes: tuple[str, ...]
+    reasons: tuple[Reason, ...]
+
+
+def postcode_of(value: str | None) -> str | None:
+    """A usable postcode, or None. Four digits are a postcode whose leading 0 a spreadsheet dropped."""
+    if not value:
+        return None
+    code = value.strip()
+    if len(code) == 4 and code.isdigit():
+        code = "0" + code
+    return code if valid_postcode(code) else None
+
+
+def territory_of(value: str | None) -> str | None:
+    if not value:
+        return None
+    code = value.strip()
+    return code if valid_territory(code) else None
+
+
+def _reason(code: str, message: str) -> Reason:
+    kind, rule = CODES[code]
+    return Reason(code=code, kind=kind, rule=rule, reference="", message=message)
+
+
+@dataclass
+class ChunkVerdict:
+    """The verdicts of a chunk's rows: `verdicts[index[i]]` is row i's, `duplicate[i]` marks repeats."""
+
+    verdicts: list[Row]
+    index: np.ndarray  # int64 per row
+    duplicate: np.ndarray  # bool per row
+    e164: pa.Array  # string per row: the row's own number ("" when it has none)
+
+    def allowed(self) -> np.ndarray:
+        ok = np.array([v.allowed for v in self.verdicts], bool)
+        result: np.ndarray = ok[self.index] & ~self.duplicate if len(self.index) else np.zeros(0, bool)
+        return result
+
+
+@dataclass
+class Judge:
+    """Judges the rows of one campaign, chunk by chunk; remembers shared decisions and numbers seen.
+
+    `history` is the set of numbers (as classified national integers, and E.164 text for the rest)
+    with facts of their own in the store: only those are read from the store and judged one by one.
+    """
+
+    campaign: Campaign
+    base: Facts = field(default_factory=Facts)
+    law: Law = LAW
+    duplicates_off: bool = False
+    classes: Classes = field(default_factory=Classes)
+    profiles: dict[tuple[int, int], int] = field(default_factory=dict)
+    verdicts: list[Row] = field(default_factory=list)  # shared verdicts, by profile
+    places: dict[Location, int] = field(default_factory=dict)
+    place_reps: list[tuple[str | None, str | None]] = field(default_factory=list)
+    seen_bits: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    seen_other: set[str] = field(default_factory=set)
+    # per profile (index into `verdicts`, shared ones first): callee class and location index
+    profile_cls: list[int] = field(default_factory=list)
+    profile_loc: list[int] = field(default_factory=list)
+    locations: list[Location] = field(default_factory=list)
+    location_ids: dict[Location, int] = field(default_factory=dict)
+    timed_rules: Timed | None = None
+
+    def chunk(
+        self,
+        phones: pa.Array,
+        postcodes: pa.Array | None,
+        territories: pa.Array | None,
+        facts_of: Callable[[list[str]], dict[str, Facts]] | None,
+        history: History | None,
+    ) -> ChunkVerdict:
+        n = len(phones)
+        parsed = classify(phones, self.classes)
+        place = self._places(n, postcodes, territories)
+        # Shared verdicts: one `decide` per (class of callee, place given with the row).
+        combined = parsed.cls.astype(np.int64) * (1 << 20) + (place + 1)
+        keys, inverse = np.unique(combined, return_inverse=True)
+        local = np.empty(len(keys), np.int64)
+        for j, key in enumerate(keys.tolist()):
+            local[j] = self._profile(key >> 20, (key & ((1 << 20) - 1)) - 1)
+        index = local[inverse.reshape(-1)] if n else np.zeros(0, np.int64)
+        verdicts = self.verdicts
+        # Numbers with a history of their own: judged with their own facts, over columns.
+        if history is not None and facts_of is not None and n:
+            row_u = history.lookup(parsed)
+            own = np.flatnonzero(row_u >= 0)
+            if len(own):
+                verdicts = list(self.verdicts)
+                self._histories(own, row_u[own], history, phones, postcodes, territories, facts_of, verdicts, index)
+        return ChunkVerdict(verdicts, index, self._duplicates(parsed), parsed.e164)
+
+    def _histories(
+        self,
+        own: np.ndarray,
+        row_u: np.ndarray,
+        history: History,
+        phones: pa.Array,
+        postcodes: pa.Array | None,
+        territories: pa.Array | None,
+        facts_of: Callable[[list[str]], dict[str, Facts]],
+        verdicts: list[Row],
+        index: np.ndarray,
+    ) -> None:
+        """Rows `own` have facts of their own: `history.judge_history` over columns, `decide` for the
+        rows it leaves (A7 slots, contracts, Bloctel, a law change); each gets its verdict in `index`."""
+        profile = index[own]
+        timed = self._timed()
+        cls = np.array([self.profile_cls[p] for p in profile.tolist()], np.int64)
+        loc = np.array([self.profile_loc[p] for p in profile.tolist()], np.int64)
+        outcome = judge_history(self.campaign, timed, cls, self.classes.reps, loc, self.locations, row_u, history)
+        columnar = ~outcome.scalar & (loc >= 0)
+        # One verdict per distinct outcome.
+        rows = np.flatnonzero(columnar)
+        if len(rows):
+            keys, group = np.unique(
+                np.stack(
+                    [
+                        profile[rows],
+                        outcome.bits[rows],
+                        outcome.attempts_30d[rows],
+                        outcome.unproven[rows].astype(np.int64),
+                        outcome.next_at[rows],
+                    ],
+                    axis=1,
+                ),
+                axis=0,
+                return_inverse=True,
+            )
+            start = int((self.campaign.start - EPOCH) / timedelta(microseconds=1))
+            first = len(verdicts)
+            for prof, bits, attempts, unproven, nxt in keys.tolist():
+                base = self.verdicts[prof]
+                location = self.locations[self.profile_loc[prof]]
+                rep = self.classes.reps[self.profile_cls[prof]]
+                _, static, law = timed.static(rep, location, start)
+                _, _, timed_reasons = timed.timed(location, start)
+                reasons = reasons_of(bits, attempts, bool(unproven), static, timed_reasons, law, self.campaign)
+                when = None if nxt == NONE else instant(nxt, location.timezone)
+                verdicts.append(self.verdict_of(reasons, when, base.territory, base.timezone, base.type))
+            index[own[rows]] = first + group.reshape(-1)
+        # The rest, one by one with `decide`.
+        rest = np.flatnonzero(~columnar)
+        if len(rest):
+            numbers = [history.e164[u] for u in row_u[rest].tolist()]
+            found = facts_of(sorted(set(numbers)))
+            raws = pc.take(pc.fill_null(phones, ""), pa.array(own[rest])).to_pylist()
+            pcs = pc.take(postcodes, pa.array(own[rest])).to_pylist() if postcodes is not None else None
+            ts = pc.take(territories, pa.array(own[rest])).to_pylist() if territories is not None else None
+            for k, j in enumerate(rest.tolist()):
+                postcode = postcode_of(pcs[k]) if pcs is not None else None
+                territory = territory_of(ts[k]) if ts is not None else None
+                req = self.campaign.request(raws[k], postcode, territory)
+                facts = found.get(numbers[k], self.base)
+                decision = decide(req, facts, callee=parse(raws[k]), law=self.law)
+                index[own[j]] = len(verdicts)
+                verdicts.append(self.verdict(decision))
+
+    def _timed(self) -> Timed:
+        if self.timed_rules is None:
+            self.timed_rules = Timed(self.campaign, self.base, self.law)
+        return self.timed_rules
+
+    def _places(self, n: int, postcodes: pa.Array | None, territories: pa.Array | None) -> np.ndarray:
+        """Per row, the id of the location its postcode (first) or territory code gives; -1: none."""
+        place = np.full(n, -1, np.int64)
+        for column, read, as_postcode in ((territories, territory_of, False), (postcodes, postcode_of, True)):
+            if column is None or n == 0:
+                continue
+            encoded = pc.dictionary_encode(pc.fill_null(column, ""))
+            ids = np.full(len(encoded.dictionary), -1, np.int64)
+            for j, value in enumerate(encoded.dictionary.to_pylist()):
+                code = read(value)
+                if code is None:
+                    continue
+                where = locate(_ANY_METRO, code, None) if as_postcode else locate(_ANY_METRO, None, code)
+                if where is None:
+                    continue
+                if where not in self.places:
+                    self.places[where] = len(self.place_reps)
+                    self.place_reps.append((code, None) if as_postcode else (None, code))
+                ids[j] = self.places[where]
+            found = ids[encoded.indices.to_numpy(zero_copy_only=False)]
+            place = np.where(found >= 0, found, place)  # the postcode, read last, wins
+        return place
+
+    def _profile(self, cls: int, place: int) -> int:
+        found = self.profiles.get((cls, place))
+        if found is None:
+            callee = self.classes.reps[cls]
+            postcode, territory = self.place_reps[place] if place >= 0 else (None, None)
+            req = self.campaign.request(callee.raw, postcode, territory)
+            decision = decide(req, self.base, callee=callee, law=self.law)
+            found = self.profiles[(cls, place)] = len(self.verdicts)
+            self.verdicts.append(self.verdict(decision))
+            # Where `decide` judged it: the place given, else the number's own, else Paris (section 3).
+            where = locate(callee, postcode, territory)
+            if where is None and callee.type is not NumberType.INVALID:
+                where = METRO
+            if where is not None and where not in self.location_ids:
+                self.location_ids[where] = len(self.locations)
+                self.locations.append(where)
+            self.profile_cls.append(cls)
+            self.profile_loc.append(self.location_ids[where] if where is not None else -1)
+        return found
+
+    def _duplicates(self, parsed: Parsed) -> np.ndarray:
+        """Every occurrence of a number after its first in the file, however it is written."""
+        n = len(parsed.national)
+        dup = np.zeros(n, bool)
+        if self.duplicates_off or n == 0:
+            return dup
+        nat = parsed.national
+        fr = np.flatnonzero(nat >= 0)
+        if len(fr):
+            if len(self.seen_bits) == 0:
+                self.seen_bits = np.zeros(10**9 // 8 + 1, np.uint8)  # one bit per 10-digit national number
+            values = nat[fr]
+            byte, bit = values >> 3, (1 << (values & 7)).astype(np.uint8)
+            earlier = (self.seen_bits[byte] & bit) != 0
+            distinct, first = np.unique(values, return_index=True)
+            repeat = np.ones(len(values), bool)
+            repeat[first] = False
+            dup[fr] = earlier | repeat
+            # Mark them seen: OR the bits of the numbers sharing a byte, then one store per byte.
+            d_byte = distinct >> 3
+            starts = np.flatnonzero(np.r_[True, d_byte[1:] != d_byte[:-1]])
+            merged = np.bitwise_or.reduceat((1 << (distinct & 7)).astype(np.uint8), starts)
+            self.seen_bits[d_byte[starts]] |= merged
+        for i, key in sorted(parsed.other_key.items()):
+            if key in self.seen_other:
+                dup[i] = True
+            else:
+                self.seen_other.add(key)
+        return dup
+
+    def verdict(self, decision: Decision) -> Row:
+        shown = decision.callee
+        return self.verdict_of(
+            list(decision.reasons),
+            decision.next_allowed_at,
+            shown.territory or "",
+            shown.timezone or "",
+            shown.type.value,
+        )
+
+    def verdict_of(self, reasons: list[Reason], nxt: datetime | None, territory: str, timezone: str, kind: str) -> Row:
+        """A decision in the scrub's terms: blocked only by waiting is allowed when it opens in time."""
+        allowed = not reasons
+        if not allowed and nxt is not None:
+            allowed = nxt <= self.campaign.end
+            if not allowed:
+                first = reasons[0]
+                reasons = [
+                    first._replace(message=f"{first.message}; opens at {nxt.isoformat()}, after the campaign's end"),
+                    *reasons[1:],
+                ]
+        return Row(
+            allowed=allowed,
+            e164="",
+            territory=territory,
+            timezone=timezone,
+            type=kind,
+            next_allowed_at=nxt if allowed else None,
+            codes=tuple(dict.fromkeys(r.code for r in reasons)),
+            reasons=tuple(reasons),
+        )
+
+
+DUPLICATE = _reason("DUPLICATE_IN_FILE", "This number already appears earlier in the file")
+_ANY_METRO = parse("0612345678")  # a number without a place of its own: `locate` then reads the code given
+
+
+def with_duplicate(row: Row) -> Row:
+    return row._replace(
+        allowed=False, next_allowed_at=None, codes=(*row.codes, DUPLICATE.code), reasons=(*row.reasons, DUPLICATE)
+    )
+
+
+def malformed(why: str) -> Row:
+    return Row(False, "", "", "", "malformed", None, ("ROW_MALFORMED",), (_reason("ROW_MALFORMED", why),))
+
+
+def reasons_text(row: Row) -> str:
+    """One line a compliance officer can read: each reason's rule id and message (the legal references
+    of the rules are in summary.json and report.html, once, rather than on every row)."""
+    return " | ".join(f"{r.rule}: {r.message}" if r.rule and r.rule != "—" else r.message for r in row.reasons)

@@ -1,0 +1,288 @@
+"""`prospectguard scrub`: judge every row of a prospect file for a campaign, and say why.
+
+Rows are conserved: each input row lands in exactly one of `allowed` and `blocked`, unreadable ones
+(ROW_MALFORMED) and repeated numbers (DUPLICATE_IN_FILE) included. Outputs are written into a
+temporary directory inside OUTDIR and moved into place only when the whole file has been judged, so
+an interrupted run never leaves files that look complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from prospectguard.batch.campaign import Campaign
+from prospectguard.batch.history import History
+from prospectguard.batch.judge import ChunkVerdict, Judge, Row, malformed, reasons_text, with_duplicate
+from prospectguard.batch.report import render_report
+from prospectguard.batch.sink import Sink
+from prospectguard.batch.source import CHUNK_ROWS, Chunk, Source
+from prospectguard.gate import STORE_UNAVAILABLE
+from prospectguard.model import Facts, Reason
+from prospectguard.store import Store, StoreUnavailable
+
+FORMATS = ("csv", "xlsx", "parquet")
+ALLOWED_COLUMNS = ["e164", "territory", "timezone", "next_allowed_at"]
+BLOCKED_COLUMNS = ["reason_codes", "reasons"]
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@dataclass
+class Tally:
+    """What summary.json counts, row by row."""
+
+    rows: int = 0
+    allowed: int = 0
+    allowed_at_start: int = 0
+    blocked: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    rules: dict[str, Reason] = field(default_factory=dict)
+    territories: dict[str, Counter[str]] = field(default_factory=dict)
+    types: dict[str, Counter[str]] = field(default_factory=dict)
+    opening: Counter[datetime] = field(default_factory=Counter)
+
+    def add(self, row: Row, start: datetime, count: int = 1) -> None:
+        self.rows += count
+        verdict = "allowed" if row.allowed else "blocked"
+        self.territories.setdefault(row.territory or "unknown", Counter())[verdict] += count
+        self.types.setdefault(row.type, Counter())[verdict] += count
+        if row.allowed:
+            self.allowed += count
+            nxt = row.next_allowed_at
+            if nxt is not None:
+                if nxt <= start:
+                    self.allowed_at_start += count
+                hour = nxt.astimezone(PARIS).replace(minute=0, second=0, microsecond=0)
+                self.opening[hour] += count
+        else:
+            self.blocked += count
+            for reason in row.reasons:
+                self.rules.setdefault(reason.code, reason)
+            for code in row.codes:
+                self.reasons[code] += count
+
+
+def _summary(src: Source, campaign: Campaign, tally: Tally, fmt: str, law_date: str) -> dict[str, Any]:
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "input": {
+            "path": str(src.path),
+            "format": src.format,
+            "encoding": src.encoding,
+            "delimiter": src.delimiter,
+            "phone_column": src.header[src.columns.phone],
+            "rows": tally.rows,
+        },
+        "campaign": campaign.to_json(),
+        "law_date": law_date,
+        "rows": tally.rows,
+        "allowed": tally.allowed,
+        "allowed_at_start": tally.allowed_at_start,
+        "scheduled": tally.allowed - tally.allowed_at_start,
+        "blocked": tally.blocked,
+        "reasons": dict(tally.reasons.most_common()),
+        "reason_rules": {
+            code: {"rule": r.rule, "reference": r.reference, "kind": r.kind.value} for code, r in tally.rules.items()
+        },
+        "territories": {
+            k: {"allowed": v["allowed"], "blocked": v["blocked"]} for k, v in sorted(tally.territories.items())
+        },
+        "types": {k: {"allowed": v["allowed"], "blocked": v["blocked"]} for k, v in sorted(tally.types.items())},
+        "opening": [{"hour": h.isoformat(), "rows": n} for h, n in sorted(tally.opening.items())],
+        "outputs": {
+            "allowed": f"allowed.{fmt}",
+            "blocked": f"blocked.{fmt}",
+            "summary": "summary.json",
+            "report": "report.html",
+        },
+    }
+
+
+Progress = Callable[[int, float], None]  # rows done, share of the input read
+
+
+def scrub(
+    src: Source,
+    campaign: Campaign,
+    outdir: Path,
+    store: Store | None,
+    *,
+    fmt: str = "csv",
+    progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> dict[str, Any]:
+    """Judge every row of `src`; write allowed/blocked/summary.json/report.html into `outdir`.
+
+    `store` None, or a store that cannot be read, blocks every row with STORE_UNAVAILABLE (fail closed).
+    Returns the summary.
+    """
+    outdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".scrub-", dir=outdir))
+    try:
+        summary = _run(src, campaign, work, store, fmt, progress, chunk_rows)
+        for name in summary["outputs"].values():
+            os.replace(work / name, outdir / name)
+        return summary
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(
+    src: Source,
+    campaign: Campaign,
+    work: Path,
+    store: Store | None,
+    fmt: str,
+    progress: Progress | None,
+    chunk_rows: int,
+) -> dict[str, Any]:
+    start = campaign.start
+    law_date = start.astimezone(PARIS).date().isoformat()
+    org_id: int | None = None
+    judge = Judge(campaign)
+    down: str | None = None
+    try:
+        if store is None:
+            raise StoreUnavailable("no store")
+        org_id = store.org_id(campaign.organisation)
+        base, _ = store.facts_many(org_id, [], start)
+        judge.base = base
+        judge.duplicates_off = "DUPLICATE_IN_FILE" in base.org.policies_off
+    except StoreUnavailable as exc:
+        down = str(exc)
+    allowed = Sink(work / f"allowed.{fmt}", fmt, src, ALLOWED_COLUMNS)
+    blocked = Sink(work / f"blocked.{fmt}", fmt, src, BLOCKED_COLUMNS)
+    tally = Tally()
+    cols = src.columns
+    history: History | None = None
+    if down is None and store is not None and org_id is not None:
+        try:
+            history = History.load(store.history_columns(org_id, start), campaign.channel)
+        except StoreUnavailable as exc:
+            down = str(exc)
+
+    def facts_of(numbers: list[str]) -> dict[str, Facts]:
+        assert store is not None and org_id is not None
+        return store.facts_many(org_id, numbers, start)[1]
+
+    try:
+        for chunk in src.chunks(chunk_rows):
+            table = chunk.table
+            if down is None and table.num_rows:
+                phones = src.text(table.column(cols.phone))
+                postcodes = src.text(table.column(cols.postcode)) if cols.postcode is not None else None
+                territories = src.text(table.column(cols.territory)) if cols.territory is not None else None
+                try:
+                    verdict = judge.chunk(phones, postcodes, territories, facts_of, history)
+                except StoreUnavailable as exc:
+                    down = str(exc)
+            if down is not None or not table.num_rows:
+                n = table.num_rows
+                verdict = ChunkVerdict(
+                    [_unavailable(down or "")],
+                    np.zeros(n, np.int64),
+                    np.zeros(n, bool),
+                    pa.array([""] * n, pa.string()),
+                )
+            _emit(chunk, verdict, allowed, blocked, tally, start)
+            if progress is not None:
+                progress(tally.rows, chunk.done)
+        allowed.close()
+        blocked.close()
+    except BaseException:
+        allowed.abort()
+        blocked.abort()
+        raise
+    summary = _summary(src, campaign, tally, fmt, law_date)
+    (work / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (work / "report.html").write_text(render_report(summary), encoding="utf-8")
+    if org_id is not None and store is not None and down is None:
+        # One entry for the run in the hash chain, before the outputs are moved into place: fail closed,
+        # a run the trail cannot record produces nothing (StoreUnavailable reaches the caller).
+        store.append_audit(
+            at=datetime.now(UTC),
+            org=campaign.organisation,
+            request={"scrub": str(src.path), "format": src.format, "campaign": campaign.to_json()},
+            facts={"input_rows": tally.rows},
+            decision={k: summary[k] for k in ("allowed", "allowed_at_start", "scheduled", "blocked", "reasons")},
+            law_date=start.astimezone(PARIS).date(),
+        )
+    return summary
+
+
+def _unavailable(detail: str) -> Row:
+    reason = STORE_UNAVAILABLE._replace(message=f"{STORE_UNAVAILABLE.message} ({detail})")
+    return Row(False, "", "", "", "unknown", None, (reason.code,), (reason,))
+
+
+def _emit(chunk: Chunk, verdict: ChunkVerdict, allowed: Sink, blocked: Sink, tally: Tally, start: datetime) -> None:
+    """Split the chunk into the two outputs (input order kept), then the malformed rows; count."""
+    table = chunk.table
+    ok = verdict.allowed()
+    ok_idx, no_idx = np.flatnonzero(ok), np.flatnonzero(~ok)
+    rows = verdict.verdicts
+    if len(ok_idx):
+        picked = verdict.index[ok_idx]
+        texts = _texts(rows.__getitem__, picked, lambda r: (r.territory, r.timezone, _iso(r.next_allowed_at)))
+        allowed.write(table.filter(pa.array(ok)), [pc.filter(verdict.e164, pa.array(ok)), *texts])
+    if len(no_idx):
+        # A repeated number is its own variant of a verdict: the verdict's reasons + DUPLICATE_IN_FILE.
+        dup = verdict.duplicate[no_idx]
+        picked = verdict.index[no_idx] * 2 + dup
+        texts = _texts(
+            lambda v: rows[v // 2] if v % 2 == 0 else with_duplicate(rows[v // 2]),
+            picked,
+            lambda r: ("|".join(r.codes), reasons_text(r)),
+        )
+        blocked.write(table.filter(pa.array(~ok)), texts)
+    bad_rows = [malformed(why) for _, why in chunk.malformed]
+    if bad_rows:
+        width = table.num_columns
+        kind = table.schema.field(0).type if width else pa.string()
+        originals = pa.table(
+            [pa.array([fields[c] for fields, _ in chunk.malformed], pa.string()).cast(kind) for c in range(width)],
+            names=table.column_names,
+        )
+        blocked.write(originals, _blocked_columns(bad_rows))
+    # Count by verdict variant, not row by row.
+    n_rows = len(rows)
+    variant = verdict.index * 2 + verdict.duplicate
+    counts = np.bincount(variant, minlength=2 * n_rows) if len(variant) else np.zeros(2 * n_rows, np.int64)
+    for v in np.flatnonzero(counts).tolist():
+        row = rows[v // 2] if v % 2 == 0 else with_duplicate(rows[v // 2])
+        tally.add(row, start, int(counts[v]))
+    for row in bad_rows:
+        tally.add(row, start)
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _texts(row: Callable[[int], Row], picked: np.ndarray, fields: Callable[[Row], tuple[str, ...]]) -> list[pa.Array]:
+    """Columns of text per row, built once per verdict and spread with `take`."""
+    used, inverse = np.unique(picked, return_inverse=True)
+    values = [fields(row(int(u))) for u in used]
+    width = len(values[0]) if values else 0
+    indices = pa.array(inverse.reshape(-1))
+    return [pc.take(pa.array([v[k] for v in values], pa.string()), indices) for k in range(width)]
+
+
+def _blocked_columns(rows: list[Row]) -> list[pa.Array]:
+    return [
+        pa.array(["|".join(r.codes) for r in rows], pa.string()),
+        pa.array([reasons_text(r) for r in rows], pa.string()),
+    ]

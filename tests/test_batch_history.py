@@ -1,0 +1,136 @@
+"""The columns of `batch/history.py` at the edges of every window they compute, against `check`.
+
+The differential test draws random histories; these are the instants where an off-by-one hides: an
+event exactly at the campaign's start, a consent expiring exactly then, attempts exactly 30 days
+old, a refusal exactly 60 days old, a withdrawal at the very instant of collection, ties between
+events. Each number below gets one such history; the scrub must say what `check` says, row by row.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from prospectguard.batch.campaign import parse_campaign
+from prospectguard.batch.scrub import scrub
+from prospectguard.batch.source import open_source
+from prospectguard.gate import Gate
+from prospectguard.model import ContactRequest
+from prospectguard.store import Store
+
+PARIS = ZoneInfo("Europe/Paris")
+START = datetime(2026, 12, 1, 11, 0, tzinfo=PARIS)  # a Tuesday, inside the hours
+US = timedelta(microseconds=1)
+DAY = timedelta(days=1)
+Setup = Callable[[Store, int, str], None]
+
+
+def consent(at: datetime, channel: str = "voice", expires: datetime | None = None) -> Setup:
+    def go(s: Store, org: int, n: str) -> None:
+        s.add_consent(org, n, collected_at=at, channel=channel, method="web", expires_at=expires, proof_text="oui")
+
+    return go
+
+
+def attempts(*ages: timedelta, outcome: str = "no_answer", channel: str = "voice") -> Setup:
+    def go(s: Store, org: int, n: str) -> None:
+        for age in ages:
+            s.record_attempt(org, n, at=START - age, channel=channel, outcome=outcome)
+
+    return go
+
+
+def oppose(at: datetime) -> Setup:
+    return lambda s, org, n: s.add_opposition(org, n, at=at, source="manual") and None
+
+
+def unoppose(at: datetime) -> Setup:
+    return lambda s, org, n: s.remove_opposition(org, n, at=at) and None
+
+
+def withdraw(at: datetime) -> Setup:
+    return lambda s, org, n: s.withdraw_consent(org, n, at=at, source="stop") and None
+
+
+OLD = START - 100 * DAY
+CASES: dict[str, list[Setup]] = {
+    "consent-at-start": [consent(START)],
+    "consent-just-after-start": [consent(START + US)],
+    "consent-expires-at-start": [consent(OLD, expires=START)],
+    "consent-expires-just-after": [consent(OLD, expires=START + US)],
+    "consent-expires-before-next-opening": [
+        consent(OLD, expires=START + 2 * DAY),
+        attempts(*[DAY * k for k in (1, 2, 3, 29)]),
+    ],
+    "a10-term-ends-at-start": [consent(START - timedelta(days=365 * 3))],
+    "sms-consent-does-not-cover-voice": [consent(OLD, channel="sms")],
+    "withdrawn-at-collection": [consent(OLD), withdraw(OLD)],
+    "withdrawn-at-start": [consent(OLD), withdraw(START)],
+    "withdrawn-then-new-consent": [consent(OLD), withdraw(OLD + DAY), consent(OLD + 2 * DAY)],
+    "new-consent-at-withdrawal": [consent(OLD), withdraw(OLD + DAY), consent(OLD + DAY)],
+    "opposed-at-start": [consent(OLD), oppose(START)],
+    "opposed-just-after-start": [consent(OLD), oppose(START + US)],
+    "opposed-and-lifted-same-instant": [consent(OLD), oppose(OLD), unoppose(OLD)],
+    "lifted-and-opposed-same-instant": [consent(OLD), unoppose(OLD), oppose(OLD)],
+    "opposed-later-during-wait": [consent(OLD), oppose(START + 3 * DAY), attempts(*[DAY * k for k in (1, 2, 3, 4)])],
+    "four-attempts-oldest-30-days": [consent(OLD), attempts(DAY, 2 * DAY, 3 * DAY, 30 * DAY)],
+    "four-attempts-oldest-30-days-less-1us": [consent(OLD), attempts(DAY, 2 * DAY, 3 * DAY, 30 * DAY - US)],
+    "five-attempts": [consent(OLD), attempts(DAY, 2 * DAY, 3 * DAY, 4 * DAY, 5 * DAY)],
+    "attempt-at-start": [consent(OLD), attempts(timedelta(0), DAY, 2 * DAY, 3 * DAY)],
+    "sms-attempts-not-counted": [consent(OLD), attempts(DAY, 2 * DAY, 3 * DAY, 4 * DAY, channel="sms")],
+    "refusal-60-days": [consent(OLD), attempts(60 * DAY, outcome="refused")],
+    "refusal-60-days-less-1us": [consent(OLD), attempts(60 * DAY - US, outcome="refused")],
+    "refusal-and-cap": [consent(OLD), attempts(DAY, 2 * DAY, 3 * DAY), attempts(10 * DAY, outcome="refused")],
+    "refusal-ends-on-saturday": [consent(OLD), attempts(60 * DAY - 4 * DAY + timedelta(hours=2), outcome="refused")],
+    "sms-refusal-ignored": [consent(OLD), attempts(5 * DAY, outcome="refused", channel="sms")],
+}
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"start": START.isoformat(), "end": (START + 60 * DAY).isoformat()},
+        {"start": START.isoformat(), "end": (START + 3 * DAY).isoformat()},
+        {"start": START.replace(hour=9).isoformat(), "end": (START + 60 * DAY).isoformat()},
+        {"start": datetime(2026, 12, 5, 11, tzinfo=PARIS).isoformat(), "end": (START + 60 * DAY).isoformat()},
+    ],
+    ids=["in-hours", "short-campaign", "before-hours", "saturday"],
+)
+def test_history_columns_agree_with_check_at_every_edge(tmp_path: Path, doc: dict[str, str]) -> None:
+    campaign = parse_campaign({"caller": "+33162000001", **doc})
+    numbers = {name: f"+3361234{i:04d}" for i, name in enumerate(CASES)}
+    with Store.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        org = store.org_id("default")
+        store.set_org(org, caller_numbers=["+33162000001"], at=OLD - DAY)
+        for name, setups in CASES.items():
+            for setup in setups:
+                setup(store, org, numbers[name])
+        path = tmp_path / "in.csv"
+        with path.open("w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f, delimiter=";")
+            w.writerow(["case", "telephone"])
+            for name, number in numbers.items():
+                w.writerow([name, number])
+        scrub(open_source(path), campaign, tmp_path / "out", store)
+        gate = Gate(store, "default")
+        got: dict[str, dict[str, str]] = {}
+        for kind in ("allowed", "blocked"):
+            with (tmp_path / "out" / f"{kind}.csv").open(encoding="utf-8", newline="") as f:
+                for row in csv.DictReader(f, delimiter=";"):
+                    got[row["case"]] = {"kind": kind, **row}
+        assert set(got) == set(CASES)
+        for name, number in numbers.items():
+            want = gate.check(ContactRequest(to=number, at=campaign.start, caller="+33162000001"))
+            opens = want.next_allowed_at is not None and want.next_allowed_at <= campaign.end
+            row = got[name]
+            assert (row["kind"] == "allowed") == (want.allowed or opens), (name, want, row)
+            if row["kind"] == "allowed":
+                assert want.next_allowed_at is not None
+                assert row["next_allowed_at"] == want.next_allowed_at.isoformat(), (name, want, row)
+            else:
+                assert set(row["reason_codes"].split("|")) == set(want.codes), (name, want, row)
