@@ -39,9 +39,7 @@ def floor(data: Path, out: Path) -> int:
         data / "prospects.csv",
         read_options=pa_csv.ReadOptions(encoding="cp1252", block_size=16 << 20),
         parse_options=pa_csv.ParseOptions(delimiter=";", newlines_in_values=True, invalid_row_handler=lambda r: "skip"),
-        convert_options=pa_csv.ConvertOptions(
-            strings_can_be_null=False, column_types={}, autogenerate_column_names=False
-        ),
+        convert_options=pa_csv.ConvertOptions(strings_can_be_null=False),
     )
     with (out / "floor.csv").open("wb") as f:
         for batch in reader:

@@ -689,3 +689,10 @@ def test_cli_store_unavailable_blocks_every_row_exit_1(tmp_path: Path, url: str)
     assert table_of(out, "allowed") == []
     assert codes_by_id(out) == {"1": {"STORE_UNAVAILABLE"}, "2": {"STORE_UNAVAILABLE"}, "3": {"STORE_UNAVAILABLE"}}
     assert check_summary(out)["reasons"] == {"STORE_UNAVAILABLE": 3}
+
+
+def test_every_reason_a_scrub_can_give_has_a_short_label() -> None:
+    from prospectguard.batch.judge import LABELS
+    from prospectguard.rules.catalogue import CODES
+
+    assert set(CODES) - set(LABELS) == {"ROW_MALFORMED", "STORE_UNAVAILABLE"}  # they say their own detail

@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from prospectguard.batch.campaign import Campaign
-from prospectguard.batch.classify import Classes, Parsed, classify
+from prospectguard.batch.classify import Parsed
 from prospectguard.law import Law, LawAt
 from prospectguard.model import Audience, Channel, Facts, Location, NumberType, PhoneNumber, Reason
 from prospectguard.rules.callee import check_callee
@@ -82,6 +83,34 @@ def us(values: list[Any]) -> np.ndarray:
     return out
 
 
+# E.164 heads of the French plan and what precedes the last digits in the national form.
+_FR_HEADS = (("+33", 9, 0), ("+262", 9, 0), ("+590", 9, 0), ("+594", 9, 0), ("+596", 9, 0), ("+508", 6, 508_000_000))
+
+
+def national_of_e164(e164: pa.Array) -> np.ndarray:
+    """Stored E.164 numbers (canonical) -> the 10-digit national number as an integer, as `classify`
+    keys a row's number (+33 6 12 34 56 78 -> 612345678; +262 692... -> 692...; +508 41 23 45 ->
+    508412345); -1 for the rest (foreign numbers)."""
+    out = np.full(len(e164), -1, np.int64)
+    length = pc.utf8_length(e164).to_numpy(zero_copy_only=False)
+    for head, digits, offset in _FR_HEADS:
+        hit = pc.starts_with(e164, head).to_numpy(zero_copy_only=False) & (length == len(head) + digits)
+        if hit.any():
+            idx = np.flatnonzero(hit)
+            tail = pc.utf8_slice_codeunits(pc.take(e164, pa.array(idx)), len(head))
+            out[idx] = pc.cast(tail, pa.int64()).to_numpy() + offset
+    return out
+
+
+def national_to_e164(national: int) -> str:
+    """The inverse of `national_of_e164` for one number (through the plan, as `parse` does)."""
+    from prospectguard.numbering import parse
+
+    number = parse(f"0{national:09d}")
+    assert number.e164 is not None, national
+    return number.e164
+
+
 def instant(value: int, zone: str) -> datetime:
     return (EPOCH + timedelta(microseconds=int(value))).astimezone(ZoneInfo(zone))
 
@@ -93,19 +122,20 @@ class Events:
     u: np.ndarray
     at: np.ndarray
     extra: dict[str, np.ndarray]
+    first: np.ndarray  # first[u]: index of number u's first event; first[u + 1] - first[u] events
 
     @classmethod
-    def build(cls, u: np.ndarray, table: dict[str, list[Any]], **extra: np.ndarray) -> Events:
-        at = us(table["at"])
-        ids = np.array(table["id"], np.int64)
+    def build(cls, u: np.ndarray, at: np.ndarray, ids: np.ndarray, numbers: int, **extra: np.ndarray) -> Events:
         order = np.lexsort((ids, at, u))
-        return cls(u[order], at[order], {k: v[order] for k, v in extra.items()})
+        sorted_u = u[order]
+        first = np.searchsorted(sorted_u, np.arange(numbers + 1), "left")
+        return cls(sorted_u, at[order], {k: v[order] for k, v in extra.items()}, first)
 
 
-def pairs(row_u: np.ndarray, ev_u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (row, event) of the same number, sorted by row then event (`ev_u` is sorted)."""
-    start = np.searchsorted(ev_u, row_u, "left")
-    counts = np.searchsorted(ev_u, row_u, "right") - start
+def pairs(row_u: np.ndarray, events: Events) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row, event) of the same number, sorted by row then event."""
+    start = events.first[row_u]
+    counts = events.first[row_u + 1] - start
     rows = np.repeat(np.arange(len(row_u)), counts)
     offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
     return rows, np.repeat(start, counts) + offsets
@@ -131,7 +161,6 @@ class History:
 
     keys: np.ndarray  # sorted int64 national numbers; u = position
     others: dict[str, int]  # E.164 -> u (>= len(keys)) for numbers without a national integer
-    e164: list[str]  # E.164 by u
     consents: Events  # extra: covers (bool, the campaign's channel), proof (bool), expires_at, slot (bool)
     withdrawals: Events
     oppositions: Events  # extra: active
@@ -139,46 +168,70 @@ class History:
     contract_u: np.ndarray  # numbers with a contract (sorted unique u)
 
     @classmethod
-    def load(cls, tables: dict[str, dict[str, list[Any]]], channel: Channel) -> History:
-        everyone = sorted({e for t in tables.values() for e in t["e164"]})
-        parsed = classify(pa.array(everyone, pa.string()), Classes())
-        national = parsed.national
-        fr = national >= 0
-        keys, first = np.unique(national[fr], return_index=True)
-        fr_numbers = [everyone[i] for i in np.flatnonzero(fr).tolist()]
-        e164 = [fr_numbers[i] for i in first.tolist()]
+    def load(cls, tables: dict[str, pa.Table], channel: Channel) -> History:
+        """From `store.arrow.history_tables`: every number keyed, every table sorted, over columns."""
+        e164_of = {name: t["e164"].combine_chunks().cast(pa.string()) for name, t in tables.items()}
+        national_of = {name: national_of_e164(arr) for name, arr in e164_of.items()}
+        keys = np.unique(np.concatenate([n[n >= 0] for n in national_of.values()] or [np.zeros(0, np.int64)]))
+        # Numbers without a national form (foreign): few; keyed by their E.164 text after the French ones.
         others: dict[str, int] = {}
-        for i in np.flatnonzero(~fr).tolist():  # `everyone` is a set: no number twice
-            others[everyone[i]] = len(keys) + len(others)
-            e164.append(everyone[i])
-        index = cls(keys, others, e164, *([None] * 5))  # type: ignore[arg-type]
-        u_all = index.lookup(parsed)
-        u_by_number = dict(zip(everyone, u_all.tolist(), strict=True))
+        for name, arr in e164_of.items():
+            idx = np.flatnonzero(national_of[name] < 0)
+            for number in pc.take(arr, pa.array(idx)).to_pylist() if len(idx) else []:
+                others.setdefault(number, len(keys) + len(others))
 
-        def u_of(numbers: list[str]) -> np.ndarray:
-            return np.array([u_by_number[x] for x in numbers], np.int64)
+        def u_of(table: pa.Table) -> np.ndarray:
+            name = next(k for k, t in tables.items() if t is table)
+            nat = national_of[name]
+            u = np.searchsorted(keys, nat).astype(np.int64)
+            foreign = np.flatnonzero(nat < 0)
+            if len(foreign):
+                texts = pc.take(e164_of[name], pa.array(foreign)).to_pylist()
+                u[foreign] = [others[x] for x in texts]
+            return u
 
+        def col(table: pa.Table, name: str) -> np.ndarray:
+            out: np.ndarray = table[name].to_numpy()
+            return out
+
+        numbers = len(keys) + len(others)
         c = tables["consents"]
-        index.consents = Events.build(
-            u_of(c["e164"]),
-            c,
-            covers=np.array([ch == "all" or ch == channel.value for ch in c["channel"]], bool),
-            proof=np.array([bool(p) for p in c["proof"]], bool),
-            expires_at=us(c["expires_at"]),
-            slot=np.array(c["slot"], bool),
+        channels = c["channel"].cast(pa.string())
+        covers = pc.or_(pc.equal(channels, "all"), pc.equal(channels, channel.value))
+        o, a, w = tables["oppositions"], tables["attempts"], tables["withdrawals"]
+        return cls(
+            keys=keys,
+            others=others,
+            consents=Events.build(
+                u_of(c),
+                col(c, "at"),
+                col(c, "id"),
+                numbers,
+                covers=covers.to_numpy(zero_copy_only=False).astype(bool),
+                proof=col(c, "proof").astype(bool),
+                expires_at=c["expires_at"].fill_null(NONE).to_numpy(),
+                slot=col(c, "slot").astype(bool),
+            ),
+            withdrawals=Events.build(u_of(w), col(w, "at"), col(w, "id"), numbers),
+            oppositions=Events.build(
+                u_of(o), col(o, "at"), col(o, "id"), numbers, active=col(o, "active").astype(bool)
+            ),
+            attempts=Events.build(
+                u_of(a),
+                col(a, "at"),
+                col(a, "id"),
+                numbers,
+                voice=pc.equal(a["channel"].cast(pa.string()), "voice").to_numpy(zero_copy_only=False).astype(bool),
+                refused=pc.equal(a["outcome"].cast(pa.string()), "refused").to_numpy(zero_copy_only=False).astype(bool),
+            ),
+            contract_u=np.unique(u_of(tables["contracts"])),
         )
-        index.withdrawals = Events.build(u_of(tables["withdrawals"]["e164"]), tables["withdrawals"])
-        o = tables["oppositions"]
-        index.oppositions = Events.build(u_of(o["e164"]), o, active=np.array(o["active"], bool))
-        a = tables["attempts"]
-        index.attempts = Events.build(
-            u_of(a["e164"]),
-            a,
-            voice=np.array([x == "voice" for x in a["channel"]], bool),
-            refused=np.array([x == "refused" for x in a["outcome"]], bool),
-        )
-        index.contract_u = np.unique(u_of(tables["contracts"]["e164"]))
-        return index
+
+    def number_of(self, u: int) -> str:
+        """The E.164 form of number u (to read its facts as objects for `decide`)."""
+        if u < len(self.keys):
+            return national_to_e164(int(self.keys[u]))
+        return next(number for number, v in self.others.items() if v == u)
 
     def lookup(self, parsed: Parsed) -> np.ndarray:
         """u of each row's number, -1 when it has no history."""
@@ -252,11 +305,24 @@ class Timed:
         return found
 
 
-def _groups(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of the stacked int64 columns, and each row's group."""
-    stacked = np.stack([c.astype(np.int64) for c in cols], axis=1)
-    keys, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    return keys, inverse.reshape(-1)
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values in order of appearance, each value's index among them): a hash, not a sort."""
+    encoded = pa.array(values).dictionary_encode()
+    distinct: np.ndarray = encoded.dictionary.to_numpy(zero_copy_only=False)
+    index: np.ndarray = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return distinct, index
+
+
+def groups(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (a, b) pairs of two int64 columns (a 2-D array, one row per group) and each row's group."""
+    a_values, a_index = factorize(a.astype(np.int64))
+    b_values, b_index = factorize(b.astype(np.int64))
+    width = max(len(b_values), 1)
+    codes, group = factorize(a_index * width + b_index)
+    keys = np.empty((len(codes), 2), np.int64)
+    keys[:, 0] = a_values[codes // width]
+    keys[:, 1] = b_values[codes % width]
+    return keys, group
 
 
 def judge_history(
@@ -279,19 +345,19 @@ def judge_history(
 
     # Rows the columns do not cover go to `decide`.
     scalar = np.zeros(n, bool)
-    cp_rows, cp_ev = pairs(row_u, h.consents.u)
+    cp_rows, cp_ev = pairs(row_u, h.consents)
     if h.consents.extra["slot"].any():
         scalar[np.unique(cp_rows[h.consents.extra["slot"][cp_ev]])] = True
     if campaign.about_contract and len(h.contract_u):
         scalar |= np.isin(row_u, h.contract_u)
-    op_rows, op_ev = pairs(row_u, h.oppositions.u)
-    wd_rows, wd_ev = pairs(row_u, h.withdrawals.u)
-    at_rows, at_ev = pairs(row_u, h.attempts.u)
+    op_rows, op_ev = pairs(row_u, h.oppositions)
+    wd_rows, wd_ev = pairs(row_u, h.withdrawals)
+    at_rows, at_ev = pairs(row_u, h.attempts)
 
     static_bits = np.zeros(n, np.int64)
     laws: list[LawAt] = []
     if n:
-        keys, group = _groups(cls, loc)
+        keys, group = groups(cls, loc)
         group_bits = np.zeros(len(keys), np.int64)
         for g, (c, l_) in enumerate(keys.tolist()):
             if reps[c].type is NumberType.INVALID:
@@ -374,7 +440,7 @@ def judge_history(
         # B1 / F6: days and hours, from the scalar rules, once per (place, instant).
         live = np.flatnonzero(active)
         if len(live):
-            keys, group = _groups(loc[live], t[live])
+            keys, group = groups(loc[live], t[live])
             found = [timed.timed(places[l_], at_) for l_, at_ in keys.tolist()]
             g_bits = np.array([f[0] for f in found], np.int64)[group]
             g_clears = np.array([f[1] for f in found], np.int64)[group]
@@ -424,7 +490,7 @@ def judge_history(
         # A later instant under another law: the scalar engine re-reads the law for it.
         live = np.flatnonzero(active)
         if len(live):
-            keys, group = _groups(loc[live], t[live])
+            keys, group = groups(loc[live], t[live])
             other = np.array(
                 [timed.law.at(instant(at_, places[l_].timezone).date()) is not law for l_, at_ in keys.tolist()], bool
             )[group]

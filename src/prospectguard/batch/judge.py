@@ -20,7 +20,17 @@ import pyarrow.compute as pc
 
 from prospectguard.batch.campaign import Campaign
 from prospectguard.batch.classify import Classes, Parsed, classify
-from prospectguard.batch.history import EPOCH, NONE, History, Timed, instant, judge_history, reasons_of
+from prospectguard.batch.history import (
+    EPOCH,
+    NONE,
+    History,
+    Timed,
+    factorize,
+    groups,
+    instant,
+    judge_history,
+    reasons_of,
+)
 from prospectguard.law import LAW, Law
 from prospectguard.model import Decision, Facts, Location, NumberType, Reason
 from prospectguard.numbering import METRO, locate, parse, valid_postcode, valid_territory
@@ -39,6 +49,7 @@ class Row(NamedTuple):
     next_allowed_at: datetime | None
     codes: tuple[str, ...]
     reasons: tuple[Reason, ...]
+    late: datetime | None = None  # blocked only by waiting, but it opens after the campaign's end
 
 
 def postcode_of(value: str | None) -> str | None:
@@ -110,21 +121,24 @@ class Judge:
         postcodes: pa.Array | None,
         territories: pa.Array | None,
         facts_of: Callable[[list[str]], dict[str, Facts]] | None,
-        history: History | None,
+        history_of: Callable[[], History] | None,
     ) -> ChunkVerdict:
+        """`history_of` gives the store's history (it may wait for it to load): called once the
+        chunk's numbers are classified."""
         n = len(phones)
         parsed = classify(phones, self.classes)
         place = self._places(n, postcodes, territories)
         # Shared verdicts: one `decide` per (class of callee, place given with the row).
         combined = parsed.cls.astype(np.int64) * (1 << 20) + (place + 1)
-        keys, inverse = np.unique(combined, return_inverse=True)
+        keys, inverse = factorize(combined)
         local = np.empty(len(keys), np.int64)
         for j, key in enumerate(keys.tolist()):
             local[j] = self._profile(key >> 20, (key & ((1 << 20) - 1)) - 1)
         index = local[inverse.reshape(-1)] if n else np.zeros(0, np.int64)
         verdicts = self.verdicts
         # Numbers with a history of their own: judged with their own facts, over columns.
-        if history is not None and facts_of is not None and n:
+        if history_of is not None and facts_of is not None and n:
+            history = history_of()
             row_u = history.lookup(parsed)
             own = np.flatnonzero(row_u >= 0)
             if len(own):
@@ -148,30 +162,22 @@ class Judge:
         rows it leaves (A7 slots, contracts, Bloctel, a law change); each gets its verdict in `index`."""
         profile = index[own]
         timed = self._timed()
-        cls = np.array([self.profile_cls[p] for p in profile.tolist()], np.int64)
-        loc = np.array([self.profile_loc[p] for p in profile.tolist()], np.int64)
+        cls = np.array(self.profile_cls, np.int64)[profile]
+        loc = np.array(self.profile_loc, np.int64)[profile]
         outcome = judge_history(self.campaign, timed, cls, self.classes.reps, loc, self.locations, row_u, history)
         columnar = ~outcome.scalar & (loc >= 0)
-        # One verdict per distinct outcome.
+        # One verdict per distinct outcome: (profile, reasons, attempts in 30 days, unproven) and instant.
         rows = np.flatnonzero(columnar)
         if len(rows):
-            keys, group = np.unique(
-                np.stack(
-                    [
-                        profile[rows],
-                        outcome.bits[rows],
-                        outcome.attempts_30d[rows],
-                        outcome.unproven[rows].astype(np.int64),
-                        outcome.next_at[rows],
-                    ],
-                    axis=1,
-                ),
-                axis=0,
-                return_inverse=True,
-            )
+            what = (
+                ((profile[rows] << 27 | outcome.bits[rows]) << 9 | np.minimum(outcome.attempts_30d[rows], 511)) << 1
+            ) | outcome.unproven[rows].astype(np.int64)
+            keys, group = groups(what, outcome.next_at[rows])
             start = int((self.campaign.start - EPOCH) / timedelta(microseconds=1))
             first = len(verdicts)
-            for prof, bits, attempts, unproven, nxt in keys.tolist():
+            for key, nxt in keys.tolist():
+                unproven, attempts = key & 1, (key >> 1) & 511
+                bits, prof = (key >> 10) & ((1 << 27) - 1), key >> 37
                 base = self.verdicts[prof]
                 location = self.locations[self.profile_loc[prof]]
                 rep = self.classes.reps[self.profile_cls[prof]]
@@ -184,7 +190,7 @@ class Judge:
         # The rest, one by one with `decide`.
         rest = np.flatnonzero(~columnar)
         if len(rest):
-            numbers = [history.e164[u] for u in row_u[rest].tolist()]
+            numbers = [history.number_of(u) for u in row_u[rest].tolist()]
             found = facts_of(sorted(set(numbers)))
             raws = pc.take(pc.fill_null(phones, ""), pa.array(own[rest])).to_pylist()
             pcs = pc.take(postcodes, pa.array(own[rest])).to_pylist() if postcodes is not None else None
@@ -289,14 +295,10 @@ class Judge:
     def verdict_of(self, reasons: list[Reason], nxt: datetime | None, territory: str, timezone: str, kind: str) -> Row:
         """A decision in the scrub's terms: blocked only by waiting is allowed when it opens in time."""
         allowed = not reasons
+        late = None
         if not allowed and nxt is not None:
             allowed = nxt <= self.campaign.end
-            if not allowed:
-                first = reasons[0]
-                reasons = [
-                    first._replace(message=f"{first.message}; opens at {nxt.isoformat()}, after the campaign's end"),
-                    *reasons[1:],
-                ]
+            late = None if allowed else nxt
         return Row(
             allowed=allowed,
             e164="",
@@ -306,6 +308,7 @@ class Judge:
             next_allowed_at=nxt if allowed else None,
             codes=tuple(dict.fromkeys(r.code for r in reasons)),
             reasons=tuple(reasons),
+            late=late,
         )
 
 
@@ -323,7 +326,44 @@ def malformed(why: str) -> Row:
     return Row(False, "", "", "", "malformed", None, ("ROW_MALFORMED",), (_reason("ROW_MALFORMED", why),))
 
 
+# What each reason means, in the fewest words: `blocked` says it on every row (millions of rows), with
+# the rule id; the legal references are in summary.json and report.html, and `prospectguard check`
+# tells the whole story of one number.
+LABELS = {
+    "CALLER_ID_MASKED": "caller number masked",
+    "CALLER_ID_INVALID": "caller number invalid",
+    "CALLER_ID_MOBILE": "mobile number presented",
+    "CALLER_ID_FORBIDDEN_RANGE": "caller number in a forbidden range",
+    "CALLER_ID_NOT_NPV": "automated call not from an NPV number",
+    "CALLER_ID_NOT_ASSIGNED": "caller number not declared",
+    "CALLEE_INVALID": "not a valid number",
+    "CALLEE_NOT_PROSPECTABLE": "never a prospect (special, M2M or short number)",
+    "CALLEE_FOREIGN": "outside the French numbering plan",
+    "NON_WORKING_DAY": "not a working day",
+    "PUBLIC_HOLIDAY": "public holiday",
+    "OUTSIDE_HOURS": "outside calling hours",
+    "NO_CONSENT": "no valid consent",
+    "CONSENT_EXPIRED": "consent expired",
+    "CONSENT_WITHDRAWN": "consent withdrawn",
+    "BLOCTEL_REGISTERED": "on Bloctel",
+    "BLOCTEL_LIST_STALE": "Bloctel list too old",
+    "OPPOSITION": "opposition on record",
+    "FREQUENCY_CAP": "call limit reached",
+    "REFUSAL_COOLDOWN": "pause after a refusal",
+    "SECTOR_BANNED": "sector banned",
+    "SMS_OPT_OUT_MISSING": "no free STOP in the text",
+    "SMS_SENDER_MISSING": "sender not identified",
+    "POLICY_SMS_QUIET_HOURS": "SMS quiet hours",
+    "DUPLICATE_IN_FILE": "number already earlier in the file",
+}
+
+
 def reasons_text(row: Row) -> str:
-    """One line a compliance officer can read: each reason's rule id and message (the legal references
-    of the rules are in summary.json and report.html, once, rather than on every row)."""
-    return " | ".join(f"{r.rule}: {r.message}" if r.rule and r.rule != "—" else r.message for r in row.reasons)
+    """One short line a compliance officer can read: 'A1 no valid consent | B1 outside calling hours'."""
+    parts = []
+    for r in row.reasons:
+        label = LABELS.get(r.code) or r.message  # ROW_MALFORMED, STORE_UNAVAILABLE: their own detail
+        parts.append(f"{r.rule} {label}" if r.rule and r.rule != "—" else label)
+    if row.late is not None:
+        parts.append(f"opens at {row.late.isoformat()}, after the campaign's end")
+    return " | ".join(parts)

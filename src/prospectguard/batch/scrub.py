@@ -8,15 +8,19 @@ an interrupted run never leaves files that look complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from queue import Empty, Full, Queue
+from threading import Event, Thread
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -111,6 +115,45 @@ def _summary(src: Source, campaign: Campaign, tally: Tally, fmt: str, law_date: 
     }
 
 
+def prefetch(chunks: Iterator[Chunk], depth: int = 1) -> Iterator[Chunk]:
+    """Read the next chunk in a thread while this one is judged (the CSV parser releases the GIL)."""
+    queue: Queue[tuple[Chunk | None, BaseException | None]] = Queue(maxsize=depth)
+    stop = Event()
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        queue.put((chunk, None), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((None, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            queue.put((None, exc))
+
+    reader = Thread(target=read, name="scrub-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            chunk, error = queue.get()
+            if error is not None:
+                raise error
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        stop.set()
+        while reader.is_alive():
+            with contextlib.suppress(Empty):
+                queue.get(timeout=0.1)
+
+
+_LOADER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history")
+
 Progress = Callable[[int, float], None]  # rows done, share of the input read
 
 
@@ -167,26 +210,28 @@ def _run(
     blocked = Sink(work / f"blocked.{fmt}", fmt, src, BLOCKED_COLUMNS)
     tally = Tally()
     cols = src.columns
-    history: History | None = None
+    # The store's history loads in a thread while the first chunks are read and classified; a chunk
+    # waits for it only when it needs to know which numbers have one.
+    loading: Future[History] | None = None
     if down is None and store is not None and org_id is not None:
-        try:
-            history = History.load(store.history_columns(org_id, start), campaign.channel)
-        except StoreUnavailable as exc:
-            down = str(exc)
+        live_store, live_org = store, org_id
+        loading = _LOADER.submit(lambda: History.load(live_store.history_tables(live_org, start), campaign.channel))
 
     def facts_of(numbers: list[str]) -> dict[str, Facts]:
         assert store is not None and org_id is not None
         return store.facts_many(org_id, numbers, start)[1]
 
     try:
-        for chunk in src.chunks(chunk_rows):
+        for chunk in prefetch(src.chunks(chunk_rows)):
             table = chunk.table
             if down is None and table.num_rows:
                 phones = src.text(table.column(cols.phone))
                 postcodes = src.text(table.column(cols.postcode)) if cols.postcode is not None else None
                 territories = src.text(table.column(cols.territory)) if cols.territory is not None else None
                 try:
-                    verdict = judge.chunk(phones, postcodes, territories, facts_of, history)
+                    verdict = judge.chunk(
+                        phones, postcodes, territories, facts_of, loading.result if loading is not None else None
+                    )
                 except StoreUnavailable as exc:
                     down = str(exc)
             if down is not None or not table.num_rows:
@@ -248,7 +293,8 @@ def _emit(chunk: Chunk, verdict: ChunkVerdict, allowed: Sink, blocked: Sink, tal
             lambda r: ("|".join(r.codes), reasons_text(r)),
         )
         blocked.write(table.filter(pa.array(~ok)), texts)
-    bad_rows = [malformed(why) for _, why in chunk.malformed]
+    by_why: dict[str, Row] = {}
+    bad_rows = [by_why.get(why) or by_why.setdefault(why, malformed(why)) for _, why in chunk.malformed]
     if bad_rows:
         width = table.num_columns
         kind = table.schema.field(0).type if width else pa.string()
@@ -264,8 +310,8 @@ def _emit(chunk: Chunk, verdict: ChunkVerdict, allowed: Sink, blocked: Sink, tal
     for v in np.flatnonzero(counts).tolist():
         row = rows[v // 2] if v % 2 == 0 else with_duplicate(rows[v // 2])
         tally.add(row, start, int(counts[v]))
-    for row in bad_rows:
-        tally.add(row, start)
+    for why, row in by_why.items():
+        tally.add(row, start, sum(1 for _, w in chunk.malformed if w == why))
 
 
 def _iso(value: datetime | None) -> str:
@@ -282,7 +328,6 @@ def _texts(row: Callable[[int], Row], picked: np.ndarray, fields: Callable[[Row]
 
 
 def _blocked_columns(rows: list[Row]) -> list[pa.Array]:
-    return [
-        pa.array(["|".join(r.codes) for r in rows], pa.string()),
-        pa.array([reasons_text(r) for r in rows], pa.string()),
-    ]
+    texts: dict[int, tuple[str, str]] = {}  # the rows share a few verdicts: their text once each
+    pairs = [texts.get(id(r)) or texts.setdefault(id(r), ("|".join(r.codes), reasons_text(r))) for r in rows]
+    return [pa.array([p[0] for p in pairs], pa.string()), pa.array([p[1] for p in pairs], pa.string())]

@@ -156,6 +156,8 @@ class Sink:
 
 
 def _as_cp1252(arr: pa.Array) -> pa.Array:
+    if pc.all(pc.string_is_ascii(arr)).as_py() is not False:  # our text is ASCII but for a few messages
+        return arr
     if not pc.any(pc.match_substring_regex(arr, _CP1252_PATTERN)).as_py():
         return arr
     for ch, latin in _CP1252_HIGH.items():

@@ -138,9 +138,13 @@ class Source:
         if self.format != "csv":
             return arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
         if self.encoding == "cp1252":  # read as Latin-1: give C1 code points their Windows-1252 meaning
-            if not pc.any(pc.match_substring_regex(arr, "[\u0080-\u009f]")).as_py():
+            if pc.all(pc.string_is_ascii(arr)).as_py() is not False:  # the usual case, checked cheaply
                 return arr
-            return pa.array([_cp1252(v) for v in arr.to_pylist()], pa.string())
+            c1 = pc.fill_null(pc.match_substring_regex(arr, "[\u0080-\u009f]"), False)
+            if not pc.any(c1).as_py():
+                return arr
+            fixed = [_cp1252(v) if v is not None else None for v in pc.filter(arr, c1).to_pylist()]
+            return pc.replace_with_mask(arr, c1, pa.array(fixed, pa.string()))
         try:
             return pc.cast(arr, pa.string())
         except pa.ArrowInvalid:  # stray bytes that are not UTF-8 in a UTF-8 file
@@ -264,7 +268,10 @@ def _csv_chunks(src: Source, chunk_rows: int) -> Iterator[Chunk]:
     delimiter = src.delimiter or ","
 
     def on_invalid(row: Any) -> str:
-        fields = next(csv.reader(io.StringIO(row.text), delimiter=delimiter), [])
+        text = row.text
+        # Quoted fields: the csv module splits them as the parser did; otherwise a plain split will do.
+        quoted = '"' in text
+        fields = next(csv.reader(io.StringIO(text), delimiter=delimiter), []) if quoted else text.split(delimiter)
         got = len(fields)
         if got < width:
             fields = fields + [""] * (width - got)
@@ -282,7 +289,7 @@ def _csv_chunks(src: Source, chunk_rows: int) -> Iterator[Chunk]:
                 column_names=names,
                 skip_rows=1,
                 encoding="latin-1" if latin else "utf8",
-                block_size=16 << 20,
+                block_size=4 << 20,
             ),
             parse_options=pa_csv.ParseOptions(
                 delimiter=delimiter,

@@ -30,7 +30,6 @@ from prospectguard.store.facts import (
     read_consent_history,
     read_facts,
     read_facts_many,
-    read_history_columns,
     read_org_settings,
 )
 from prospectguard.store.types import require_aware
@@ -274,11 +273,11 @@ class Store:
         with read_tx(self._engine) as conn:
             return read_facts_many(conn, org_id, numbers, at)
 
-    def history_columns(self, org_id: int, at: datetime) -> dict[str, dict[str, list[Any]]]:
-        """The organisation's whole history as columns (`read_history_columns`), for batches."""
-        at = require_aware(at, "at")
-        with read_tx(self._engine) as conn:
-            return read_history_columns(conn, org_id, at)
+    def history_tables(self, org_id: int, at: datetime) -> dict[str, Any]:
+        """The organisation's whole history as Arrow tables (`store.arrow.history_tables`), for batches."""
+        from prospectguard.store.arrow import history_tables
+
+        return history_tables(self._engine, org_id, require_aware(at, "at"))
 
     # --- audit trail -------------------------------------------------------------------------------
 

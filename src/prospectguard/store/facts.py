@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from prospectguard.model import Attempt, BloctelFacts, Consent, Contract, Facts, OppositionEvent, OrgSettings
@@ -184,66 +184,6 @@ def read_facts_many(
         for e164, h in history.items()
     }
     return base, found
-
-
-def read_history_columns(conn: Connection, org_id: int, at: datetime) -> dict[str, dict[str, list[Any]]]:
-    """The whole history of an organisation's numbers, as columns, in one query per table.
-
-    What `read_facts_many` returns as objects, for a batch that judges over columns: the same rows
-    (attempts from 90 days before `at`, the Bloctel snapshot in force at `at`), unordered, with their
-    id so the reader can order them as `read_facts_many` does (time, then id). Instants are returned
-    as the driver gives them, without per-value conversion: text on SQLite (UTC wall time), aware
-    datetimes on PostgreSQL.
-    """
-
-    def raw(column: Any) -> Any:
-        return type_coerce(column, String()) if conn.dialect.name == "sqlite" else column
-
-    def columns(stmt: Any, names: list[str]) -> dict[str, list[Any]]:
-        # The driver's own tuples: no Row objects, no per-value type processing (millions of rows).
-        rows = conn.execute(stmt).cursor.fetchall()
-        values = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-        return {name: list(v) for name, v in zip(names, values, strict=True)}
-
-    out = {
-        "consents": columns(
-            select(
-                consents.c.e164,
-                raw(consents.c.collected_at),
-                consents.c.channel,
-                raw(consents.c.expires_at),
-                consents.c.proof_sha256,
-                consents.c.slot_start.is_not(None) & consents.c.slot_end.is_not(None),
-                consents.c.id,
-            ).where(consents.c.org_id == org_id),
-            ["e164", "at", "channel", "expires_at", "proof", "slot", "id"],
-        ),
-        "withdrawals": columns(
-            select(consent_withdrawals.c.e164, raw(consent_withdrawals.c.at), consent_withdrawals.c.id).where(
-                consent_withdrawals.c.org_id == org_id
-            ),
-            ["e164", "at", "id"],
-        ),
-        "oppositions": columns(
-            select(
-                opposition_events.c.e164,
-                raw(opposition_events.c.at),
-                opposition_events.c.active,
-                opposition_events.c.id,
-            ).where(opposition_events.c.org_id == org_id),
-            ["e164", "at", "active", "id"],
-        ),
-        "contracts": columns(select(contracts.c.e164).where(contracts.c.org_id == org_id), ["e164"]),
-        "attempts": columns(
-            select(attempts.c.e164, raw(attempts.c.at), attempts.c.channel, attempts.c.outcome, attempts.c.id).where(
-                attempts.c.org_id == org_id, attempts.c.at > at - ATTEMPT_WINDOW
-            ),
-            ["e164", "at", "channel", "outcome", "id"],
-        ),
-    }
-    snapshot = snapshot_in_force(org_id, at).with_only_columns(bloctel_snapshots.c.id).scalar_subquery()
-    out["bloctel"] = columns(select(bloctel_numbers.c.e164).where(bloctel_numbers.c.snapshot_id == snapshot), ["e164"])
-    return out
 
 
 def _iso(value: datetime | None) -> str | None:
