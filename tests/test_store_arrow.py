@@ -1,0 +1,82 @@
+"""The history of an organisation as Arrow tables (`store/arrow.py`), on SQLite and PostgreSQL.
+
+ADBC (the fast path) and SQLAlchemy (the fallback) must return the same rows and values: the same
+instants to the microsecond, flags, ids; attempts cut 90 days before the instant; the Bloctel numbers
+of the snapshot in force only; another organisation's history never.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from prospectguard.store import Store
+from prospectguard.store import arrow as store_arrow
+
+AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def fill(store: Store) -> int:
+    org = store.org_id("acme")
+    other = store.org_id("other")
+    n1, n2, n3 = "+33612345678", "+262692123456", "+3221234567"
+    store.add_consent(
+        org, n1, collected_at=AT - timedelta(days=10, microseconds=7), channel="voice", method="web", proof_text="oui"
+    )
+    store.add_consent(
+        org,
+        n2,
+        collected_at=AT - timedelta(days=400),
+        channel="all",
+        method="web",
+        expires_at=AT + timedelta(days=3),
+        proof_text="oui",
+        slot_start=AT + timedelta(days=1),
+        slot_end=AT + timedelta(days=1, hours=1),
+    )
+    store.withdraw_consent(org, n1, at=AT - timedelta(days=2), source="stop")
+    store.add_opposition(org, n3, at=AT - timedelta(days=5), source="manual")
+    store.remove_opposition(org, n3, at=AT - timedelta(days=4))
+    store.add_contract(org, n2, object="box", start=AT - timedelta(days=30))
+    store.record_attempt(org, n1, at=AT - timedelta(days=1), channel="voice", outcome="refused")
+    store.record_attempt(org, n1, at=AT - timedelta(days=91), channel="voice", outcome="no_answer")  # too old
+    store.record_attempt(other, n1, at=AT - timedelta(days=1), channel="voice", outcome="answered")
+    store.import_bloctel(org, [n1], as_of=date(2026, 11, 1), file_sha256="1" * 64)
+    store.import_bloctel(org, [n2], as_of=date(2026, 12, 15), file_sha256="2" * 64)  # after AT: not in force
+    return org
+
+
+def plain(tables: dict[str, pa.Table]) -> dict[str, list[dict[str, Any]]]:
+    return {name: sorted(t.to_pylist(), key=repr) for name, t in tables.items()}
+
+
+def test_adbc_and_sqlalchemy_give_the_same_history(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = fill(store)
+    fast = store.history_tables(org, AT)
+    monkeypatch.setattr(store_arrow, "_adbc", lambda engine, params: None)
+    slow = store.history_tables(org, AT)
+    assert plain(fast) == plain(slow)
+    at_us = int(AT.timestamp() * 1_000_000)
+    consents = sorted(fast["consents"].to_pylist(), key=lambda r: r["e164"])
+    assert [c["e164"] for c in consents] == ["+262692123456", "+33612345678"]
+    assert consents[1]["at"] == at_us - (10 * 86_400_000_000 + 7)  # to the microsecond
+    assert consents[0]["expires_at"] == at_us + 3 * 86_400_000_000 and consents[1]["expires_at"] is None
+    assert (consents[0]["slot"], consents[1]["slot"]) == (True, False)
+    assert all(c["proof"] for c in consents)
+    assert [a["outcome"] for a in fast["attempts"].to_pylist()] == ["refused"]  # not 91 days old, not other org
+    assert [r["active"] for r in sorted(fast["oppositions"].to_pylist(), key=lambda r: r["at"])] == [True, False]
+    assert fast["bloctel"].column("e164").to_pylist() == ["+33612345678"]
+    assert fast["contracts"].column("e164").to_pylist() == ["+262692123456"]
+
+
+def test_adbc_is_used_for_a_store_on_disk(store: Store) -> None:
+    org = fill(store)
+    params = {
+        "org": org,
+        "snapshot": -1,
+        "expires": "expires_at" if store.url.startswith("postgresql") else "COALESCE(expires_at, '')",
+    }
+    assert store_arrow._adbc(store.engine, params) is not None
