@@ -3,7 +3,8 @@
 Each row is the contact the campaign describes, at the campaign's start. Most numbers of a prospect
 file have no history in the store; for them the decision depends only on what the rules read of the
 number (its plan row, type, territory, zone) and of the consumer's location, so it is computed once
-per such profile and shared. Numbers with a history are judged one by one with their own facts.
+per such profile and shared. Numbers with a history of their own are judged over columns by
+`batch/history.py`, and the few cases it leaves by `decide` with their facts read from the store.
 A row blocked only by waiting is allowed with a schedule when it opens before the campaign's end.
 """
 
@@ -91,11 +92,7 @@ class ChunkVerdict:
 
 @dataclass
 class Judge:
-    """Judges the rows of one campaign, chunk by chunk; remembers shared decisions and numbers seen.
-
-    `history` is the set of numbers (as classified national integers, and E.164 text for the rest)
-    with facts of their own in the store: only those are read from the store and judged one by one.
-    """
+    """Judges the rows of one campaign, chunk by chunk; remembers shared decisions and numbers seen."""
 
     campaign: Campaign
     base: Facts = field(default_factory=Facts)
