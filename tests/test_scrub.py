@@ -696,3 +696,11 @@ def test_every_reason_a_scrub_can_give_has_a_short_label() -> None:
     from prospectguard.rules.catalogue import CODES
 
     assert set(CODES) - set(LABELS) == {"ROW_MALFORMED", "STORE_UNAVAILABLE"}  # they say their own detail
+
+
+def test_the_campaign_names_the_organisation_else_the_command_does() -> None:
+    from prospectguard.batch.campaign import parse_campaign
+
+    times = {"start": "2026-12-01T10:00", "end": "2026-12-02T10:00"}
+    assert parse_campaign(times, "acme").organisation == "acme"
+    assert parse_campaign({**times, "organisation": "zeta"}, "acme").organisation == "zeta"

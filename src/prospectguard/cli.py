@@ -689,12 +689,12 @@ def scrub(
     from prospectguard.batch.scrub import scrub as run_scrub
     from prospectguard.batch.source import open_source
 
-    campaign = load_campaign(campaign_file)
+    s = settings(ctx)
+    campaign = load_campaign(campaign_file, s.org)  # the file's organisation, else --org
     src = open_source(input_file, phone_column)
     target = outdir or Path(f"{input_file.stem}-scrub")
     if target.exists() and not target.is_dir():
         fail("--outdir", f"{target} exists and is not a directory")
-    s = settings(ctx)
     store: Store | None
     try:
         store = s.store()

@@ -109,12 +109,14 @@ def _instant(doc: dict[str, Any], key: str) -> datetime:
     return inputs.instant(value, f"campaign {key}")
 
 
-def parse_campaign(doc: dict[str, Any]) -> Campaign:
-    """Check every field and say which one is wrong; unknown keys are errors (a typo must not pass)."""
+def parse_campaign(doc: dict[str, Any], organisation: str = "default") -> Campaign:
+    """Check every field and say which one is wrong; unknown keys are errors (a typo must not pass).
+
+    `organisation` applies when the file names none (the CLI passes its --org)."""
     unknown = sorted(set(doc) - _KEYS)
     if unknown:
         raise InputError("campaign", f"unknown key {unknown[0]!r}; known keys: {', '.join(sorted(_KEYS))}")
-    organisation = _text(doc, "organisation") or "default"
+    organisation = _text(doc, "organisation") or organisation
     channel = _choice(doc, "channel", Channel, Channel.VOICE)
     caller = _text(doc, "caller")
     if caller is not None and not caller.strip():
@@ -138,7 +140,7 @@ def parse_campaign(doc: dict[str, Any]) -> Campaign:
     )
 
 
-def load_campaign(path: Path) -> Campaign:
+def load_campaign(path: Path, organisation: str = "default") -> Campaign:
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -147,4 +149,4 @@ def load_campaign(path: Path) -> Campaign:
         raise InputError("--campaign", f"{path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError("--campaign", f"{path} is not valid TOML: {exc}") from None
-    return parse_campaign(doc)
+    return parse_campaign(doc, organisation)
