@@ -238,9 +238,11 @@ class History:
         nat = parsed.national
         u = np.full(len(nat), -1, np.int64)
         if len(self.keys):
-            pos = np.minimum(np.searchsorted(self.keys, nat), len(self.keys) - 1)
-            hit = (self.keys[pos] == nat) & (nat >= 0)
-            u[hit] = pos[hit]
+            order = np.argsort(nat)  # sorted needles: the binary searches walk the keys in order
+            ordered = nat[order]
+            pos = np.minimum(np.searchsorted(self.keys, ordered), len(self.keys) - 1)
+            hit = (self.keys[pos] == ordered) & (ordered >= 0)
+            u[order[hit]] = pos[hit]
         for i, key in parsed.other_key.items():
             found = self.others.get(key)
             if found is not None:

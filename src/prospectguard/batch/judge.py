@@ -263,11 +263,14 @@ class Judge:
             values = nat[fr]
             byte, bit = values >> 3, (1 << (values & 7)).astype(np.uint8)
             earlier = (self.seen_bits[byte] & bit) != 0
-            distinct, first = np.unique(values, return_index=True)
-            repeat = np.ones(len(values), bool)
-            repeat[first] = False
-            dup[fr] = earlier | repeat
+            # Repeats inside the chunk, by hashing: codes are given in order of first appearance, so a
+            # row is a first occurrence exactly when its code exceeds every code before it.
+            distinct, code = factorize(values)
+            top = np.maximum.accumulate(code)
+            first = np.r_[True, top[1:] > top[:-1]] & (code == top)
+            dup[fr] = earlier | ~first
             # Mark them seen: OR the bits of the numbers sharing a byte, then one store per byte.
+            distinct = np.sort(distinct)
             d_byte = distinct >> 3
             starts = np.flatnonzero(np.r_[True, d_byte[1:] != d_byte[:-1]])
             merged = np.bitwise_or.reduceat((1 << (distinct & 7)).astype(np.uint8), starts)

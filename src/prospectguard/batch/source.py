@@ -264,21 +264,26 @@ def _csv_chunks(src: Source, chunk_rows: int) -> Iterator[Chunk]:
     names = [f"c{i}" for i in range(width)]
     latin = src.encoding == "cp1252"
     kind = pa.string() if latin else pa.binary()
-    bad: list[tuple[list[str], str]] = []
+    texts: list[str] = []
     delimiter = src.delimiter or ","
 
     def on_invalid(row: Any) -> str:
-        text = row.text
-        # Quoted fields: the csv module splits them as the parser did; otherwise a plain split will do.
-        quoted = '"' in text
-        fields = next(csv.reader(io.StringIO(text), delimiter=delimiter), []) if quoted else text.split(delimiter)
-        got = len(fields)
-        if got < width:
-            fields = fields + [""] * (width - got)
-        elif got > width:
-            fields = [*fields[: width - 1], delimiter.join(fields[width - 1 :])]
-        bad.append((fields, f"{got} fields where the header has {width}"))
+        texts.append(row.text)  # the parser thread waits for the GIL here: do the rest later
         return "skip"
+
+    def malformed(found: list[str]) -> list[tuple[list[str], str]]:
+        out = []
+        for text in found:
+            # Quoted fields: the csv module splits them as the parser did; otherwise a plain split will do.
+            quoted = '"' in text
+            fields = next(csv.reader(io.StringIO(text), delimiter=delimiter), []) if quoted else text.split(delimiter)
+            got = len(fields)
+            if got < width:
+                fields = fields + [""] * (width - got)
+            elif got > width:
+                fields = [*fields[: width - 1], delimiter.join(fields[width - 1 :])]
+            out.append((fields, f"{got} fields where the header has {width}"))
+        return out
 
     size = max(src.path.stat().st_size, 1)
     with src.path.open("rb") as raw:
@@ -308,10 +313,12 @@ def _csv_chunks(src: Source, chunk_rows: int) -> Iterator[Chunk]:
             pending.append(batch)
             rows += batch.num_rows
             if rows >= chunk_rows:
-                yield Chunk(pa.Table.from_batches(pending), bad, min(counting.read_bytes / size, 1.0))
-                pending, rows, bad = [], 0, []  # the handler looks `bad` up at each call: it fills the new list
+                found = texts[:]  # the parser may append meanwhile: remove only what was taken
+                del texts[: len(found)]
+                yield Chunk(pa.Table.from_batches(pending), malformed(found), min(counting.read_bytes / size, 1.0))
+                pending, rows = [], 0
         schema = pa.schema([(n, kind) for n in names])
-        yield Chunk(pa.Table.from_batches(pending, schema=schema), bad, 1.0)
+        yield Chunk(pa.Table.from_batches(pending, schema=schema), malformed(list(texts)), 1.0)
 
 
 # ---------------------------------------------------------------------------------------------- XLSX
