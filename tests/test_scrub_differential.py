@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -203,7 +203,13 @@ def worlds(draw: st.DrawFn) -> World:
     )
     start = draw(st.sampled_from(STARTS)) + timedelta(minutes=draw(st.sampled_from([0, 0, 1, 59])))
     start = start.replace(tzinfo=PARIS)
-    end = start + draw(st.sampled_from(LENGTHS))
+    if draw(st.booleans()):
+        end = start + draw(st.sampled_from(LENGTHS))
+    else:  # an end on an opening instant (Paris or overseas): next_allowed_at == end is still in time
+        day = start.date() + timedelta(days=draw(st.integers(1, 4)))
+        zone = ZoneInfo(draw(st.sampled_from(["Europe/Paris", "Europe/Paris", "Indian/Reunion", "America/Martinique"])))
+        end = datetime.combine(day, time(draw(st.sampled_from([10, 14])), 0), tzinfo=zone).astimezone(PARIS)
+        end = max(end, start)
     channel = draw(st.sampled_from([Channel.VOICE, Channel.VOICE, Channel.SMS]))
     caller = draw(st.sampled_from(CALLERS if channel is Channel.VOICE else SENDERS))
     org = draw(st.sampled_from(["default", "acme"]))
@@ -279,7 +285,7 @@ def worlds(draw: st.DrawFn) -> World:
                             "attempt",
                             {
                                 "e164": number,
-                                "at": instant(-100, 2),
+                                "at": instant(*draw(st.sampled_from([(-100, 2), (-29, 0), (-29, 0)]))),
                                 "channel": draw(st.sampled_from(["voice", "voice", "sms"])),
                                 "outcome": draw(st.sampled_from(list(Outcome))).value,
                             },
