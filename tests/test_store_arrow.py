@@ -78,5 +78,6 @@ def test_adbc_is_used_for_a_store_on_disk(store: Store) -> None:
         "org": org,
         "snapshot": -1,
         "expires": "expires_at" if store.url.startswith("postgresql") else "COALESCE(expires_at, '')",
+        "org_id": "org_id",
     }
     assert store_arrow._adbc(store.engine, params) is not None

@@ -172,18 +172,32 @@ class History:
         """From `store.arrow.history_tables`: every number keyed, every table sorted, over columns."""
         e164_of = {name: t["e164"].combine_chunks().cast(pa.string()) for name, t in tables.items()}
         national_of = {name: national_of_e164(arr) for name, arr in e164_of.items()}
-        keys = np.unique(np.concatenate([n[n >= 0] for n in national_of.values()] or [np.zeros(0, np.int64)]))
+        # Keys and every event's u in one sort of all the numbers (a binary search per event, in
+        # random order, costs several times more).
+        names = list(national_of)
+        every = np.concatenate([national_of[n] for n in names] or [np.zeros(0, np.int64)])
+        french = np.flatnonzero(every >= 0)
+        order = np.argsort(every[french])
+        ordered = every[french][order]
+        new = np.empty(len(ordered), bool)
+        new[:1] = True
+        new[1:] = ordered[1:] != ordered[:-1]
+        keys = ordered[new]
+        u_all = np.full(len(every), -1, np.int64)
+        u_all[french[order]] = np.cumsum(new) - 1
         # Numbers without a national form (foreign): few; keyed by their E.164 text after the French ones.
         others: dict[str, int] = {}
         for name, arr in e164_of.items():
             idx = np.flatnonzero(national_of[name] < 0)
             for number in pc.take(arr, pa.array(idx)).to_pylist() if len(idx) else []:
                 others.setdefault(number, len(keys) + len(others))
+        bounds = np.cumsum([0, *(len(national_of[n]) for n in names)])
+        u_of_name = {n: u_all[bounds[i] : bounds[i + 1]] for i, n in enumerate(names)}
 
         def u_of(table: pa.Table) -> np.ndarray:
             name = next(k for k, t in tables.items() if t is table)
             nat = national_of[name]
-            u = np.searchsorted(keys, nat).astype(np.int64)
+            u = u_of_name[name].copy()
             foreign = np.flatnonzero(nat < 0)
             if len(foreign):
                 texts = pc.take(e164_of[name], pa.array(foreign)).to_pylist()

@@ -25,12 +25,12 @@ from prospectguard.store.facts import ATTEMPT_WINDOW, snapshot_in_force
 QUERIES = {
     "consents": (
         "SELECT e164, collected_at AS at, channel, {expires} AS expires_at, proof_sha256 <> '' AS proof,"
-        " (slot_start IS NOT NULL AND slot_end IS NOT NULL) AS slot, id FROM consents WHERE org_id = {org}"
+        " (slot_start IS NOT NULL AND slot_end IS NOT NULL) AS slot, id FROM consents WHERE {org_id} = {org}"
     ),
-    "withdrawals": "SELECT e164, at, id FROM consent_withdrawals WHERE org_id = {org}",
-    "oppositions": "SELECT e164, at, active, id FROM opposition_events WHERE org_id = {org}",
-    "contracts": "SELECT e164 FROM contracts WHERE org_id = {org}",
-    "attempts": "SELECT e164, at, channel, outcome, id FROM attempts WHERE org_id = {org}",
+    "withdrawals": "SELECT e164, at, id FROM consent_withdrawals WHERE {org_id} = {org}",
+    "oppositions": "SELECT e164, at, active, id FROM opposition_events WHERE {org_id} = {org}",
+    "contracts": "SELECT e164 FROM contracts WHERE {org_id} = {org}",
+    "attempts": "SELECT e164, at, channel, outcome, id FROM attempts WHERE {org_id} = {org}",
     "bloctel": "SELECT e164 FROM bloctel_numbers WHERE snapshot_id = {snapshot}",
 }
 INSTANTS = ("at", "expires_at")
@@ -41,9 +41,13 @@ def history_tables(engine: Engine, org_id: int, at: datetime) -> dict[str, pa.Ta
     with read_tx(engine) as conn:
         found = conn.execute(snapshot_in_force(org_id, at)).first()
     # SQLite drivers type a column from its first rows: a column of text must not start with NULLs.
-    expires = "COALESCE(expires_at, '')" if engine.dialect.name == "sqlite" else "expires_at"
+    sqlite = engine.dialect.name == "sqlite"
+    expires = "COALESCE(expires_at, '')" if sqlite else "expires_at"
     params: dict[str, Any] = {
         "org": int(org_id),
+        # SQLite would walk the (org_id, e164) index and fetch each row by its id: for most of a table,
+        # reading it through is several times faster. `+org_id` is SQLite's way to say so.
+        "org_id": "+org_id" if sqlite else "org_id",
         "snapshot": int(found.id) if found is not None else -1,
         "expires": expires,
     }
@@ -100,6 +104,8 @@ def _adbc(engine: Engine, params: dict[str, Any]) -> dict[str, pa.Table] | None:
     try:
         conn.adbc_connection.set_autocommit(True)
         cursor = conn.cursor()
+        if backend == "sqlite":  # pages read through a memory map, not a read() call each
+            cursor.execute(f"PRAGMA mmap_size = {1 << 34}")
         cursor.execute(begin)  # one snapshot for every table
         out = {}
         for name, sql in QUERIES.items():
