@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from prospectguard.batch.csvbytes import value_bytes
 from prospectguard.model import NumberType, PhoneNumber
 from prospectguard.numbering import PlanRow, parse, rule_of, ten_digit_rows
 
@@ -40,9 +41,6 @@ for _cc in ("33", "262", "590", "594", "596"):
     for _intl in ("+", "00"):
         _HEAD_TO_CC[_intl + _cc] = _cc
         _HEAD_TO_CC[_intl + _cc + "0"] = _cc
-_HEADS = pa.array(list(_HEAD_TO_CC), pa.string())
-_HEAD_CC = pa.array(list(_HEAD_TO_CC.values()), pa.string())
-_HEAD_LENGTHS = pa.array([len(h) for h in _HEAD_TO_CC], pa.int64())
 _PLAIN_SEPARATORS = (" ", ".", "-", "(", ")")
 
 
@@ -82,37 +80,130 @@ class Classes:
 
 @dataclass
 class Parsed:
-    """One chunk's numbers: class per row, E.164 (or short digits) per row, and a duplicate key."""
+    """One chunk's numbers: class per row, the national number or a key per row, E.164 on demand."""
 
     cls: np.ndarray  # int32, class id per row
-    e164: pa.Array  # string; "" when the number has none
     national: np.ndarray  # int64: the 10-digit French national number as an integer, -1 otherwise
     other_key: dict[int, str]  # row -> duplicate key for the rest (foreign E.164, short digits)
+    pair: np.ndarray  # int64 per row: index in _PAIRS of its E.164 writing (common writings), else -1
+    texts: dict[int, str]  # row -> E.164 or short digits, for the rows `parse` read one by one
+
+    def e164_at(self, rows: np.ndarray) -> pa.Array:
+        """E.164 (short numbers: their digits; "" when none) of `rows`, built for those rows only:
+        the allowed rows of a scrub, not every row read."""
+        rows = np.asarray(rows, np.int64)
+        pieces: list[pa.Array] = []
+        where = np.empty(len(rows), np.int64)
+        done = 0
+        pair = self.pair[rows]
+        for p in np.unique(pair[pair >= 0]).tolist():
+            head, drop = _PAIRS[p]
+            at = np.flatnonzero(pair == p)
+            pieces.append(_fixed(head.encode(), _digits(self.national[rows[at]])[:, drop:]))
+            where[at] = done + np.arange(len(at))
+            done += len(at)
+        rest = np.flatnonzero(pair < 0)
+        if len(rest):
+            pieces.append(pa.array([self.texts.get(r, "") for r in rows[rest].tolist()], pa.string()))
+            where[rest] = done + np.arange(len(rest))
+        if not pieces:
+            return pa.array([], pa.string())
+        return pc.take(pa.concat_arrays(pieces), pa.array(where))
+
+    @property
+    def e164(self) -> pa.Array:
+        return self.e164_at(np.arange(len(self.cls)))
 
 
-def _resolve(phones: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """(national form of the common writings, else null; index of its 10-digit row, else null)."""
-    s = phones
-    for sep in _PLAIN_SEPARATORS:  # literal replacements: several times cheaper than one regex
-        s = pc.replace_substring(s, sep, "")
-    odd = pc.invert(pc.ascii_is_decimal(pc.replace_substring(s, "+", "")))
-    odd = pc.and_(pc.fill_null(odd, True), pc.not_equal(s, ""))
-    if pc.any(odd).as_py():  # NBSP, slashes, tabs...: the full separator class, on those rows only
-        s = pc.if_else(odd, pc.replace_substring_regex(s, _SEPARATORS, ""), s)
-    # "<head><9 digits>": the head says which writing it is and the country code it implies.
-    nsn = pc.utf8_slice_codeunits(s, -9)
-    head = pc.index_in(pc.utf8_slice_codeunits(s, 0, -9), value_set=_HEADS)
-    ok = pc.and_(
-        pc.and_(pc.equal(pc.utf8_length(s), pc.add(pc.take(_HEAD_LENGTHS, head), 9)), pc.ascii_is_decimal(nsn)),
-        pc.invert(pc.starts_with(nsn, "0")),
-    )
-    ok = pc.fill_null(ok, False)
-    national = pc.if_else(ok, pc.binary_join_element_wise("0", nsn, ""), pa.scalar(None, pa.string()))
-    given_cc = pc.take(_HEAD_CC, head)
-    row_index = pc.index_in(pc.utf8_slice_codeunits(national, 0, _KEY), value_set=_KEYS)
+def _digits(national: np.ndarray) -> np.ndarray:
+    """10-digit national numbers (as integers) as rows of ASCII digit bytes, the leading 0 included."""
+    powers = 10 ** np.arange(9, -1, -1, dtype=np.int64)
+    return ((national[:, None] // powers) % 10 + 48).astype(np.uint8)
+
+
+def _fixed(head: bytes, tails: np.ndarray) -> pa.Array:
+    """Strings head + each row of `tails` (bytes, one width), as one Arrow array without a loop."""
+    n, width = tails.shape
+    block = np.empty((n, len(head) + width), np.uint8)
+    block[:, : len(head)] = np.frombuffer(head, np.uint8)
+    block[:, len(head) :] = tails
+    offsets = (np.arange(n + 1, dtype=np.int32) * block.shape[1]).astype(np.int32)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(block.tobytes())])
+
+
+# Over bytes: which are plain separators, which may stay in a common writing (digits and '+').
+_PLAIN = np.zeros(256, bool)
+_PLAIN[[ord(c) for c in _PLAIN_SEPARATORS]] = True
+_KEPT = np.zeros(256, bool)
+_KEPT[[ord(c) for c in "0123456789+"]] = True
+_POW9 = 10 ** np.arange(8, -1, -1, dtype=np.int64)
+_HEAD_MAX = max(len(h) for h in _HEAD_TO_CC)
+
+
+# A head as one integer: its bytes, little-endian, and its length in the top byte.
+_HEAD_CODES = np.array([sum(b << (8 * k) for k, b in enumerate(h.encode())) | len(h) << 56 for h in _HEAD_TO_CC])
+_HEAD_ORDER = np.argsort(_HEAD_CODES)
+_HEAD_SORTED = _HEAD_CODES[_HEAD_ORDER]
+_HEAD_CC_INT = np.array([int(cc) if cc else -1 for cc in _HEAD_TO_CC.values()], np.int64)[_HEAD_ORDER]
+assert all(k.startswith("0") and len(k) == 5 for k in _KEYS.to_pylist())  # the 4 digits after the 0 index rows
+_ROW_OF_KEY = np.full(10_000, -1, np.int64)
+_ROW_OF_KEY[[int(k[1:]) for k in _KEYS.to_pylist()]] = np.arange(len(_KEYS))
+_ROW_CC_INT = np.array([int(c) for c in _ROW_CC.to_pylist()], np.int64)
+
+
+def _strip(data: np.ndarray, offsets: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Remove the bytes `drop` marks (a 256-entry table) from every value: one pass over the bytes."""
+    gone = drop[data]
+    kept = np.zeros(len(data) + 1, np.int64)
+    np.cumsum(~gone, out=kept[1:])
+    return data[~gone], kept[offsets]
+
+
+def _match(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values already stripped of separators: "<head><9 digits, the first not 0>" -> (matched, the
+    national number as an integer, its 10-digit row or -1), per value."""
+    n = len(offsets) - 1
+    matched = np.zeros(n, bool)
+    national = np.full(n, -1, np.int64)
+    row = np.full(n, -1, np.int64)
+    starts, ends = offsets[:-1], offsets[1:]
+    lengths = ends - starts
+    cand = np.flatnonzero((lengths >= 9) & (lengths <= 9 + _HEAD_MAX))
+    if not len(cand):
+        return matched, national, row
+    tail = data[ends[cand, None] + np.arange(-9, 0)]
+    nsn_ok = ((tail >= 48) & (tail <= 57)).all(axis=1) & (tail[:, 0] != 48)
+    nsn = np.where(nsn_ok, (tail.astype(np.int64) - 48) @ _POW9, 0)
+    head_len = lengths[cand] - 9
+    positions = np.minimum(starts[cand, None] + np.arange(_HEAD_MAX), len(data) - 1)
+    in_head = np.arange(_HEAD_MAX) < head_len[:, None]
+    head_bytes = np.where(in_head, data[positions].astype(np.int64), 0)
+    code = (head_bytes << (8 * np.arange(_HEAD_MAX, dtype=np.int64))).sum(axis=1) | (head_len << 56)
+    at = np.minimum(np.searchsorted(_HEAD_SORTED, code), len(_HEAD_SORTED) - 1)
+    ok = nsn_ok & (_HEAD_SORTED[at] == code)
+    found = _ROW_OF_KEY[nsn // 100_000]
     # An E.164 form must carry the country code of the row it lands in (+33 590... is not Guadeloupe).
-    wrong_cc = pc.fill_null(pc.not_equal(pc.take(_ROW_CC, row_index), given_cc), False)
-    return national, pc.if_else(wrong_cc, pa.scalar(None, pa.int32()), row_index)
+    given = _HEAD_CC_INT[at]
+    fits = (found >= 0) & ((given < 0) | (_ROW_CC_INT[np.maximum(found, 0)] == given))
+    matched[cand] = ok
+    national[cand] = np.where(ok, nsn, -1)
+    row[cand] = np.where(ok & fits, found, -1)
+    return matched, national, row
+
+
+def _resolve(phones: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(matched a common writing, its national number as an integer or -1, its 10-digit row or -1)."""
+    data, offsets = value_bytes(phones)
+    data, offsets = _strip(data, offsets, _PLAIN)  # spaces, dots, dashes, brackets: over the bytes
+    matched, national, row = _match(data, offsets)
+    # Any other byte (NBSP, slashes, tabs..., or letters): the full separator class, on those rows only.
+    other = np.flatnonzero(~_KEPT[data])
+    if len(other):
+        odd = np.unique(np.searchsorted(offsets, other, side="right") - 1)
+        stripped = pc.replace_substring_regex(phones.take(pa.array(odd)), _SEPARATORS, "")
+        m2, n2, r2 = _match(*value_bytes(stripped))
+        matched[odd], national[odd], row[odd] = m2, n2, r2
+    return matched, national, row
 
 
 # Arrow's kernels release the GIL: the two halves of a large column are resolved on two cores.
@@ -125,14 +216,10 @@ def classify(phones: pa.Array, classes: Classes) -> Parsed:
     phones = pc.fill_null(phones, "")
     if n >= _SPLIT:
         halves = list(_POOL.map(_resolve, [phones.slice(0, n // 2), phones.slice(n // 2)]))
-        national = pa.concat_arrays([h[0] for h in halves])
-        row_index = pa.concat_arrays([h[1] for h in halves])
+        matched, national, rows_int = (np.concatenate([h[k] for h in halves]) for k in range(3))
     else:
-        national, row_index = _resolve(phones)
-    nsn = national
-    matched = pc.is_valid(nsn).to_numpy(zero_copy_only=False)
-    fast = pc.is_valid(row_index).to_numpy(zero_copy_only=False)
-    rows_int = pc.fill_null(row_index, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        matched, national, rows_int = _resolve(phones)
+    fast = rows_int >= 0
     fast_idx = np.flatnonzero(fast)
 
     cls = np.full(n, -1, np.int32)
@@ -142,26 +229,21 @@ def classify(phones: pa.Array, classes: Classes) -> Parsed:
     if dead.any():
         cls[dead] = classes.of(_INVALID)
     nat_num = np.full(n, -1, np.int64)
-    e164 = pa.nulls(n, pa.string())
+    pair = np.full(n, -1, np.int64)
     if len(fast_idx):
         sub_rows = rows_int[fast_idx]
         distinct, first = np.unique(sub_rows, return_index=True)
         row_class = np.full(len(_ROW_LIST), -1, np.int32)
         for r, j in zip(distinct.tolist(), first.tolist(), strict=True):
-            row_class[r] = classes.of_row(r, national[int(fast_idx[j])].as_py())
+            row_class[r] = classes.of_row(r, f"0{int(national[fast_idx[j]]):09d}")
         cls[fast_idx] = row_class[sub_rows]
-        nat_num[fast_idx] = pc.cast(pc.take(national, pa.array(fast_idx)), pa.int64()).to_numpy()
-        # E.164 over columns: head + national[drop:], per distinct (head, drop) pair (a handful).
-        pair = np.where(fast, _PAIR[np.maximum(rows_int, 0)], -1)
-        for p in np.unique(pair[fast_idx]).tolist():
-            head, drop = _PAIRS[p]
-            built = pc.binary_join_element_wise(head, pc.utf8_slice_codeunits(national, drop), "")
-            e164 = pc.if_else(pa.array(pair == p), built, e164)
+        nat_num[fast_idx] = national[fast_idx]
+        pair[fast_idx] = _PAIR[sub_rows]
 
     other: dict[int, str] = {}
+    texts: dict[int, str] = {}
     slow_idx = np.flatnonzero(~matched)
     if len(slow_idx):
-        keys: list[str] = []
         for i, raw in zip(slow_idx.tolist(), pc.take(phones, pa.array(slow_idx)).to_pylist(), strict=True):
             number = classes.parsed.get(raw)
             if number is None:
@@ -170,12 +252,10 @@ def classify(phones: pa.Array, classes: Classes) -> Parsed:
                     classes.parsed[raw] = number
             cls[i] = classes.of(number)
             key_text = number.e164 or (number.national if number.type is NumberType.SHORT else None) or ""
-            keys.append(key_text)
+            if key_text:
+                texts[i] = key_text
             if number.national is not None and len(number.national) == 10 and number.e164:
                 nat_num[i] = int(number.national)
             elif key_text:
                 other[i] = key_text
-        mask = np.zeros(n, bool)
-        mask[slow_idx] = True
-        e164 = pc.replace_with_mask(e164, pa.array(mask), pa.array(keys, pa.string()))
-    return Parsed(cls=cls, e164=pc.fill_null(e164, ""), national=nat_num, other_key=other)
+    return Parsed(cls=cls, national=nat_num, other_key=other, pair=pair, texts=texts)

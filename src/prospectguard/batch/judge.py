@@ -82,7 +82,7 @@ class ChunkVerdict:
     verdicts: list[Row]
     index: np.ndarray  # int64 per row
     duplicate: np.ndarray  # bool per row
-    e164: pa.Array  # string per row: the row's own number ("" when it has none)
+    e164: Callable[[np.ndarray], pa.Array]  # E.164 of the rows given ("" when none): for allowed rows
 
     def allowed(self) -> np.ndarray:
         ok = np.array([v.allowed for v in self.verdicts], bool)
@@ -119,11 +119,13 @@ class Judge:
         territories: pa.Array | None,
         facts_of: Callable[[list[str]], dict[str, Facts]] | None,
         history_of: Callable[[], History] | None,
+        parsed: Parsed | None = None,
     ) -> ChunkVerdict:
         """`history_of` gives the store's history (it may wait for it to load): called once the
-        chunk's numbers are classified."""
+        chunk's numbers are classified. `parsed`: `self.classify(phones)`, done ahead by a reader."""
         n = len(phones)
-        parsed = classify(phones, self.classes)
+        if parsed is None:
+            parsed = self.classify(phones)
         place = self._places(n, postcodes, territories)
         # Shared verdicts: one `decide` per (class of callee, place given with the row).
         combined = parsed.cls.astype(np.int64) * (1 << 20) + (place + 1)
@@ -141,7 +143,12 @@ class Judge:
             if len(own):
                 verdicts = list(self.verdicts)
                 self._histories(own, row_u[own], history, phones, postcodes, territories, facts_of, verdicts, index)
-        return ChunkVerdict(verdicts, index, self._duplicates(parsed), parsed.e164)
+        return ChunkVerdict(verdicts, index, self._duplicates(parsed), parsed.e164_at)
+
+    def classify(self, phones: pa.Array) -> Parsed:
+        """The numbers of a chunk, classified: needs no store, so a reader thread may run it ahead
+        of the judging (the classes only grow, by appending)."""
+        return classify(phones, self.classes)
 
     def _histories(
         self,

@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from queue import Empty, Full, Queue
 from threading import Event, Thread
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -29,11 +30,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prospectguard.batch.campaign import Campaign
+from prospectguard.batch.classify import Parsed
+from prospectguard.batch.csvbytes import Block, join_row, spans, split_row
 from prospectguard.batch.history import History
 from prospectguard.batch.judge import ChunkVerdict, Judge, Row, malformed, reasons_text, with_duplicate
 from prospectguard.batch.report import render_report
-from prospectguard.batch.sink import Sink
-from prospectguard.batch.source import CHUNK_ROWS, Chunk, Source
+from prospectguard.batch.sink import Sink, csv_field, encode_text
+from prospectguard.batch.source import CHUNK_ROWS, Chunk, RawChunk, Source
 from prospectguard.gate import STORE_UNAVAILABLE
 from prospectguard.model import Facts, Reason
 from prospectguard.store import Store, StoreUnavailable
@@ -42,6 +45,9 @@ FORMATS = ("csv", "xlsx", "parquet")
 ALLOWED_COLUMNS = ["e164", "territory", "timezone", "next_allowed_at"]
 BLOCKED_COLUMNS = ["reason_codes", "reasons"]
 PARIS = ZoneInfo("Europe/Paris")
+# CSV to CSV copies each row's bytes (batch/csvbytes.py); off, it goes through Arrow's CSV reader and
+# writer as XLSX and Parquet do. A test holds both ways to the same rows.
+BYTES_PATH = True
 
 
 @dataclass
@@ -115,9 +121,12 @@ def _summary(src: Source, campaign: Campaign, tally: Tally, fmt: str, law_date: 
     }
 
 
-def prefetch(chunks: Iterator[Chunk], depth: int = 1) -> Iterator[Chunk]:
+T = TypeVar("T")
+
+
+def prefetch(chunks: Iterator[T], depth: int = 1) -> Iterator[T]:
     """Read the next chunk in a thread while this one is judged (the CSV parser releases the GIL)."""
-    queue: Queue[tuple[Chunk | None, BaseException | None]] = Queue(maxsize=depth)
+    queue: Queue[tuple[T | None, BaseException | None]] = Queue(maxsize=depth)
     stop = Event()
 
     def read() -> None:
@@ -206,8 +215,9 @@ def _run(
         judge.duplicates_off = "DUPLICATE_IN_FILE" in base.org.policies_off
     except StoreUnavailable as exc:
         down = str(exc)
-    allowed = Sink(work / f"allowed.{fmt}", fmt, src, ALLOWED_COLUMNS)
-    blocked = Sink(work / f"blocked.{fmt}", fmt, src, BLOCKED_COLUMNS)
+    raw = BYTES_PATH and src.format == "csv" and fmt == "csv"  # rows copied as their own bytes
+    allowed = Sink(work / f"allowed.{fmt}", fmt, src, ALLOWED_COLUMNS, raw=raw)
+    blocked = Sink(work / f"blocked.{fmt}", fmt, src, BLOCKED_COLUMNS, raw=raw)
     tally = Tally()
     cols = src.columns
     # The store's history loads in a thread while the first chunks are read and classified; a chunk
@@ -221,27 +231,38 @@ def _run(
         assert store is not None and org_id is not None
         return store.facts_many(org_id, numbers, start)[1]
 
+    def judged(
+        phones: pa.Array, postcodes: pa.Array | None, territories: pa.Array | None, parsed: Parsed | None = None
+    ) -> ChunkVerdict:
+        nonlocal down
+        n = len(phones)
+        if down is None and n:
+            try:
+                history_of = loading.result if loading is not None else None
+                return judge.chunk(phones, postcodes, territories, facts_of, history_of, parsed)
+            except StoreUnavailable as exc:
+                down = str(exc)
+        return ChunkVerdict([_unavailable(down or "")], np.zeros(n, np.int64), np.zeros(n, bool), _no_e164)
+
     try:
-        for chunk in prefetch(src.chunks(chunk_rows)):
+        if raw:
+            # The reader thread finds the rows, reads their fields and classifies the numbers, chunks
+            # ahead (the store's history may still be loading); this thread judges and emits.
+            for chunk_read in prefetch(_read_raw(src, judge, chunk_rows * 64), depth=3):  # rows of ~64 bytes
+                verdict = judged(*chunk_read.texts, chunk_read.parsed)
+                _emit_raw(src, chunk_read.raw.block, verdict, allowed, blocked, tally, start)
+                if progress is not None:
+                    progress(tally.rows, chunk_read.raw.done)
+        for chunk in [] if raw else prefetch(src.chunks(chunk_rows)):
             table = chunk.table
-            if down is None and table.num_rows:
-                phones = src.text(table.column(cols.phone))
-                postcodes = src.text(table.column(cols.postcode)) if cols.postcode is not None else None
-                territories = src.text(table.column(cols.territory)) if cols.territory is not None else None
-                try:
-                    verdict = judge.chunk(
-                        phones, postcodes, territories, facts_of, loading.result if loading is not None else None
-                    )
-                except StoreUnavailable as exc:
-                    down = str(exc)
-            if down is not None or not table.num_rows:
-                n = table.num_rows
-                verdict = ChunkVerdict(
-                    [_unavailable(down or "")],
-                    np.zeros(n, np.int64),
-                    np.zeros(n, bool),
-                    pa.array([""] * n, pa.string()),
+            if table.num_rows:
+                verdict = judged(
+                    src.text(table.column(cols.phone)),
+                    src.text(table.column(cols.postcode)) if cols.postcode is not None else None,
+                    src.text(table.column(cols.territory)) if cols.territory is not None else None,
                 )
+            else:
+                verdict = judged(pa.array([], pa.string()), None, None)
             _emit(chunk, verdict, allowed, blocked, tally, start)
             if progress is not None:
                 progress(tally.rows, chunk.done)
@@ -268,6 +289,30 @@ def _run(
     return summary
 
 
+@dataclass
+class _ReadChunk:
+    raw: RawChunk
+    texts: tuple[pa.Array, pa.Array | None, pa.Array | None]  # phone, postcode, territory
+    parsed: Parsed
+
+
+def _read_raw(src: Source, judge: Judge, block_bytes: int) -> Iterator[_ReadChunk]:
+    width = len(src.header)
+    cols = src.columns
+    for raw in src.raw_chunks(block_bytes):
+
+        def text(column: int | None, block: Block = raw.block) -> pa.Array | None:
+            return None if column is None else src.field_text(block.field(column, width))
+
+        phones = text(cols.phone)
+        assert phones is not None
+        yield _ReadChunk(raw, (phones, text(cols.postcode), text(cols.territory)), judge.classify(phones))
+
+
+def _no_e164(rows: np.ndarray) -> pa.Array:
+    return pa.array([""] * len(rows), pa.string())
+
+
 def _unavailable(detail: str) -> Row:
     reason = STORE_UNAVAILABLE._replace(message=f"{STORE_UNAVAILABLE.message} ({detail})")
     return Row(False, "", "", "", "unknown", None, (reason.code,), (reason,))
@@ -282,7 +327,7 @@ def _emit(chunk: Chunk, verdict: ChunkVerdict, allowed: Sink, blocked: Sink, tal
     if len(ok_idx):
         picked = verdict.index[ok_idx]
         texts = _texts(rows.__getitem__, picked, lambda r: (r.territory, r.timezone, _iso(r.next_allowed_at)))
-        allowed.write(table.filter(pa.array(ok)), [pc.filter(verdict.e164, pa.array(ok)), *texts])
+        allowed.write(table.filter(pa.array(ok)), [verdict.e164(ok_idx), *texts])
     if len(no_idx):
         # A repeated number is its own variant of a verdict: the verdict's reasons + DUPLICATE_IN_FILE.
         dup = verdict.duplicate[no_idx]
@@ -312,6 +357,83 @@ def _emit(chunk: Chunk, verdict: ChunkVerdict, allowed: Sink, blocked: Sink, tal
         tally.add(row, start, int(counts[v]))
     for why, row in by_why.items():
         tally.add(row, start, sum(1 for _, w in chunk.malformed if w == why))
+
+
+def _emit_raw(
+    src: Source, block: Block, verdict: ChunkVerdict, allowed: Sink, blocked: Sink, tally: Tally, start: datetime
+) -> None:
+    """CSV to CSV: each row's own bytes, then our columns; malformed rows in their place among the
+    blocked, padded to the header's width (or their extra fields joined into the last column)."""
+    width = len(src.header)
+    delimiter = src.delimiter or ","
+    rows = verdict.verdicts
+    index, dup = verdict.index.copy(), verdict.duplicate.copy()
+    bad_idx = np.flatnonzero(block.fields != width)
+    bad_rows: list[Row] = []
+    if len(bad_idx):
+        got = block.fields[bad_idx]
+        kinds, which = np.unique(got, return_inverse=True)
+        bad_rows = [malformed(f"{g} fields where the header has {width}") for g in kinds.tolist()]
+        index[bad_idx] = len(rows) + which.reshape(-1)
+        dup[bad_idx] = False
+
+    def variant_row(v: int) -> Row:
+        row = rows[v // 2] if v // 2 < len(rows) else bad_rows[v // 2 - len(rows)]
+        return with_duplicate(row) if v % 2 else row
+
+    variant = index * 2 + dup
+    ok = np.array([r.allowed for r in rows] + [False] * len(bad_rows), bool)[index] & ~dup
+    ok_idx, no_idx = np.flatnonzero(ok), np.flatnonzero(~ok)
+    tails = partial(_tails, variant_row, encoding=src.encoding, delimiter=delimiter, eol=src.eol)
+    if len(ok_idx):
+        e164 = verdict.e164(ok_idx).cast(pa.binary())
+        pieces, at = tails(variant[ok_idx], lambda r: (r.territory, r.timezone, _iso(r.next_allowed_at)))
+        sep = pa.array([delimiter.encode()], pa.binary())
+        extra = [(sep, np.zeros(len(ok_idx), np.int64)), (e164, np.arange(len(ok_idx))), (pieces, at)]
+        allowed.write_raw(block.assemble(ok_idx, extra))
+    if len(no_idx):
+        replaced = None
+        if len(bad_idx):
+            bad_lines = spans(block.data, block.start[bad_idx], block.end[bad_idx]).to_pylist()
+            got = block.fields[bad_idx].tolist()
+            fixed = [_fit(line, g, width, delimiter) for line, g in zip(bad_lines, got, strict=True)]
+            replaced = (pa.array(fixed, pa.binary()), np.searchsorted(no_idx, bad_idx))
+        pieces, at = tails(variant[no_idx], lambda r: ("|".join(r.codes), reasons_text(r)))
+        blocked.write_raw(block.assemble(no_idx, [(pieces, at)], replaced))
+    counts = np.bincount(variant) if len(variant) else np.zeros(0, np.int64)
+    for v in np.flatnonzero(counts).tolist():
+        tally.add(variant_row(v), start, int(counts[v]))
+
+
+def _fit(line: bytes, got: int, width: int, delimiter: str) -> bytes:
+    """A malformed row made as wide as the header, so that our columns land under their names."""
+    if got < width:
+        return line + delimiter.encode() * (width - got)
+    fields = split_row(line, delimiter)
+    fields += [b""] * (width - len(fields))
+    return join_row([*fields[: width - 1], delimiter.encode().join(fields[width - 1 :])], delimiter)
+
+
+def _tails(
+    variant_row: Callable[[int], Row],
+    picked: np.ndarray,
+    fields: Callable[[Row], tuple[str, ...]],
+    *,
+    encoding: str | None,
+    delimiter: str,
+    eol: bytes,
+) -> tuple[pa.Array, np.ndarray]:
+    """What follows each row's bytes: our columns (delimiter first, line break last) in the output's
+    encoding, built once per verdict; and which one each picked row takes."""
+    used = np.flatnonzero(np.bincount(picked))
+    position = np.zeros(int(used[-1]) + 1, np.int64)
+    position[used] = np.arange(len(used))
+    sep = delimiter.encode()
+    tails = [
+        b"".join(sep + csv_field(encode_text(text, encoding), delimiter) for text in fields(variant_row(v))) + eol
+        for v in used.tolist()
+    ]
+    return pa.array(tails, pa.binary()), position[picked]
 
 
 def _iso(value: datetime | None) -> str:

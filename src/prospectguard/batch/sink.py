@@ -44,7 +44,8 @@ def unique_names(names: list[str]) -> list[str]:
 class Sink:
     """One output file; `write` takes the chunk's original columns and our added text columns."""
 
-    def __init__(self, path: Path, fmt: str, src: Source, added: list[str]) -> None:
+    def __init__(self, path: Path, fmt: str, src: Source, added: list[str], raw: bool = False) -> None:
+        """`raw`: CSV in, CSV out; rows come as their own bytes with ours joined on (`write_raw`)."""
         self.path = path
         self.fmt = fmt
         self.src = src
@@ -57,11 +58,15 @@ class Sink:
             self.delimiter = src.delimiter or ";"
             self.encoding = src.encoding or "utf-8-sig"  # XLSX/Parquet in: CSV that French Excel opens
             self._file = path.open("wb")
-            if self.encoding == "utf-8-sig":
+            if raw:  # the header row's own bytes (its BOM too), then our column names
+                names = [csv_field(encode_text(name, self.encoding), self.delimiter) for name in added]
+                self._file.write(self.delimiter.encode().join([src.header_line, *names]) + src.eol)
+            elif self.encoding == "utf-8-sig":
                 self._file.write(b"\xef\xbb\xbf")
-            line = io.StringIO()
-            csv.writer(line, delimiter=self.delimiter, lineterminator="\n").writerow(self.header)
-            self._file.write(self._encode(line.getvalue()))
+            if not raw:
+                line = io.StringIO()
+                csv.writer(line, delimiter=self.delimiter, lineterminator="\n").writerow(self.header)
+                self._file.write(self._encode(line.getvalue()))
         elif fmt == "xlsx":
             import openpyxl
 
@@ -84,6 +89,17 @@ class Sink:
         while len(self._pending) >= 2:
             self._pending.pop(0).result()
         self._pending.append(self._pool.submit(self._write, original, added))
+
+    def write_raw(self, data: pa.Buffer) -> None:
+        """Queue rows already laid out as CSV bytes (`Block.assemble`): the writer thread writes them."""
+        if not data.size:
+            return
+        while len(self._pending) >= 2:
+            self._pending.pop(0).result()
+        self._pending.append(self._pool.submit(self._write_bytes, data))
+
+    def _write_bytes(self, data: pa.Buffer) -> None:
+        self._file.write(memoryview(data))
 
     def _write(self, original: pa.Table, added: list[pa.Array]) -> None:
         if self.fmt == "csv":
@@ -155,6 +171,18 @@ class Sink:
                 self._writer = pq.ParquetWriter(self.path, empty.schema)
                 self._writer.write_table(empty)
             self._writer.close()
+
+
+def encode_text(text: str, encoding: str | None) -> bytes:
+    """Our own text (reasons, column names) in the output's encoding."""
+    return text.encode("cp1252" if encoding == "cp1252" else "utf-8", "replace")
+
+
+def csv_field(value: bytes, delimiter: str) -> bytes:
+    """One CSV field's bytes, quoted when it holds the delimiter, a quote or a line break."""
+    if any(c in value for c in (delimiter.encode(), b'"', b"\n", b"\r")):
+        return b'"' + value.replace(b'"', b'""') + b'"'
+    return value
 
 
 def _as_cp1252(arr: pa.Array) -> pa.Array:

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from prospectguard.batch.csvbytes import BLOCK_BYTES, Block, blocks, scan, value_bytes
 from prospectguard.inputs import InputError
 
 SAMPLE_BYTES = 1 << 20
@@ -114,6 +116,14 @@ class Chunk:
 
 
 @dataclass
+class RawChunk:
+    """A run of CSV rows as positions in the file's bytes (the header row left out)."""
+
+    block: Block
+    done: float = 0.0
+
+
+@dataclass
 class Source:
     """An opened input: what was detected and an iterator over its chunks."""
 
@@ -123,7 +133,39 @@ class Source:
     columns: Columns
     encoding: str | None = None  # csv only: utf-8, utf-8-sig or cp1252
     delimiter: str | None = None  # csv only
+    header_line: bytes = b""  # csv only: the header row's own bytes (a BOM included), line break left out
+    eol: bytes = b"\n"  # csv only: the header row's line break, which the outputs use
     options: dict[str, Any] = field(default_factory=dict)
+
+    def raw_chunks(self, block_bytes: int = BLOCK_BYTES) -> Iterator[RawChunk]:
+        """CSV rows as byte positions, block by block: for a CSV-to-CSV scrub, which copies each
+        row's bytes and reads only the fields the rules need."""
+        size = max(self.path.stat().st_size, 1)
+        read, first = 0, True
+        with self.path.open("rb") as f:
+            for block in blocks(f, self.delimiter or ",", block_bytes):
+                read += block.used
+                if first:
+                    block, first = block.rows_from(1), False
+                yield RawChunk(block, min(read / size, 1.0))
+
+    def field_text(self, values: pa.Array) -> pa.Array:
+        """Raw field bytes (`Block.field`) as Unicode text, for the rules."""
+        if self.encoding != "cp1252":
+            try:
+                return pc.cast(values, pa.string())
+            except pa.ArrowInvalid:  # stray bytes that are not UTF-8 in a UTF-8 file
+                return pa.array([v.decode("utf-8", "replace") for v in values.to_pylist()], pa.string())
+        data, offsets = value_bytes(values)
+        high = np.flatnonzero(data >= 0x80)
+        text = values.view(pa.string())
+        if not len(high):  # the usual case: ASCII, the same bytes in both encodings
+            return text
+        rows = np.unique(np.searchsorted(offsets, high, side="right") - 1)
+        mask = np.zeros(len(values), bool)
+        mask[rows] = True
+        fixed = [v.decode("cp1252", "replace") for v in values.take(pa.array(rows)).to_pylist()]
+        return pc.replace_with_mask(text, pa.array(mask), pa.array(fixed, pa.string()))
 
     def chunks(self, chunk_rows: int = CHUNK_ROWS) -> Iterator[Chunk]:
         if self.format == "csv":
@@ -237,7 +279,14 @@ def open_source(path: Path, phone_column: str | None = None) -> Source:
     header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
     shown = [_cp1252(h) for h in header] if encoding == "cp1252" else header
     columns = find_columns(shown, phone_column)
-    return Source(path, "csv", header, columns, encoding=encoding, delimiter=delimiter)
+    first = scan(sample, delimiter, final=len(sample) < SAMPLE_BYTES)
+    header_line, eol = sample.rstrip(b"\r\n"), b"\n"
+    if len(first):
+        header_line = sample[: int(first.end[0])]
+        eol = b"\r\n" if sample[int(first.end[0]) : int(first.end[0]) + 2] == b"\r\n" else b"\n"
+    return Source(
+        path, "csv", header, columns, encoding=encoding, delimiter=delimiter, header_line=header_line, eol=eol
+    )
 
 
 # ---------------------------------------------------------------------------------------------- CSV

@@ -1,0 +1,278 @@
+"""Where the rows and fields of a CSV file sit in its bytes, found over arrays, not byte by byte.
+
+Why: a scrub copies every input row to an output untouched and reads only two or three of its
+fields. Parsing every field into columns and writing them all back, as a CSV library does, costs
+several times more than finding the boundaries; and copying a row's own bytes keeps its quoting,
+encoding and line ending exactly as the user's file had them.
+
+Quoting is RFC 4180's, as Excel writes it: a field that starts with a quote runs to its closing
+quote, a doubled quote inside stands for one, and delimiters and line breaks inside are data. A quote
+anywhere else is an ordinary character, as Python's csv module and Arrow's reader take it; so is an
+opening quote that never closes. A line ends at \n, \r\n or a lone \r (as in both of those readers);
+empty lines are not rows.
+
+The usual file is checked over arrays (every quote at a field's edge, or doubled), and its line
+breaks and delimiters outside quotes are then those with an even number of quotes before them. A
+block where some quote is out of place is walked quote by quote to tell the ordinary ones apart.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+QUOTE, LF, CR = 0x22, 0x0A, 0x0D
+BLOCK_BYTES = 16 << 20
+MAX_QUOTED = 4 << 20  # an "opening" quote still open this far on is taken as an ordinary character
+
+
+@dataclass
+class Block:
+    """Complete rows of a file, as positions in the block's bytes."""
+
+    data: bytes
+    start: np.ndarray  # int64: each row's first byte
+    end: np.ndarray  # int64: the end of each row's content (its line break left out)
+    fields: np.ndarray  # int64: how many fields each row has
+    delims: np.ndarray  # int64: the delimiters outside quotes
+    first: np.ndarray  # int64: index in `delims` of each row's first delimiter
+    quotes: np.ndarray  # int64: the quotes that quote (ordinary ones left out)
+    used: int  # bytes of the block these rows take, line breaks included
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def rows_from(self, i: int) -> Block:
+        """The same block without its first `i` rows (the header row, in the first block)."""
+        start, end, fields, first = self.start[i:], self.end[i:], self.fields[i:], self.first[i:]
+        return Block(self.data, start, end, fields, self.delims, first, self.quotes, self.used)
+
+    def field(self, k: int, width: int) -> pa.Array:
+        """Field `k` of every row with `width` fields, unquoted, as binary; "" on the other rows."""
+        good = self.fields == width
+        s = self.start.copy()
+        e = self.start.copy()
+        first = self.first[good]
+        s[good] = self.start[good] if k == 0 else self.delims[first + (k - 1)] + 1
+        e[good] = self.end[good] if k == width - 1 else self.delims[first + k]
+        quoted = np.zeros(len(s), bool)
+        if len(self.quotes):
+            nonempty = np.flatnonzero(e > s)
+            at = np.minimum(np.searchsorted(self.quotes, s[nonempty]), len(self.quotes) - 1)
+            quoted[nonempty] = self.quotes[at] == s[nonempty]  # a quote that quotes, not an ordinary one
+            if quoted.any():
+                s[quoted] += 1
+                closed = quoted & (e > s)
+                closed[closed] = np.frombuffer(self.data, np.uint8)[e[closed] - 1] == QUOTE
+                e[closed] -= 1
+        values = spans(self.data, s, e)
+        if quoted.any():
+            inner = quoted & (np.searchsorted(self.quotes, e) > np.searchsorted(self.quotes, s))
+            if inner.any():  # doubled quotes inside: one each
+                mask = pa.array(inner)
+                values = pc.replace_with_mask(values, mask, pc.replace_substring(pc.filter(values, mask), '""', '"'))
+        return values
+
+    def assemble(
+        self,
+        rows: np.ndarray,
+        pieces: list[tuple[pa.Array, np.ndarray]],
+        replaced: tuple[pa.Array, np.ndarray] | None = None,
+    ) -> pa.Buffer:
+        """The bytes of `rows`, each followed by its pieces: `pieces[k] = (values, which)` puts
+        `values[which[i]]` after row `rows[i]`; `replaced = (values, at)` writes `values[j]` instead of
+        the row `rows[at[j]]`'s own bytes. One Arrow `take` over the block and the pieces together."""
+        n, width = len(self.start), len(pieces) + 1
+        if n == 0:
+            return pa.py_buffer(b"")
+        both = _interleaved(self.data, self.start, self.end)  # rows at even positions
+        arrays, base = [both], [len(both)]
+        for values, _ in pieces:
+            arrays.append(values)
+            base.append(base[-1] + len(values))
+        indices = np.empty(len(rows) * width, np.int64)
+        indices[0::width] = 2 * rows
+        for k, (_, which) in enumerate(pieces):
+            indices[k + 1 :: width] = base[k] + which
+        if replaced is not None:
+            arrays.append(replaced[0])
+            indices[replaced[1] * width] = base[-1] + np.arange(len(replaced[1]))
+        taken = pc.take(pa.concat_arrays(arrays), pa.array(indices))
+        lo, hi = np.frombuffer(taken.buffers()[1], np.int32)[[taken.offset, taken.offset + len(taken)]].tolist()
+        return taken.buffers()[2][lo:hi]
+
+    def lines(self) -> pa.Array:
+        """Each row's bytes as binary, line break left out."""
+        return spans(self.data, self.start, self.end)
+
+
+def spans(data: bytes, start: np.ndarray, end: np.ndarray) -> pa.Array:
+    """Binary values data[start[i]:end[i]] (ordered, not overlapping), gathered by Arrow's `take`.
+
+    The spans and the gaps between them are the values of one array over `data` without a copy;
+    taking every other value copies the spans alone into a compact array.
+    """
+    n = len(start)
+    if n == 0:
+        return pa.array([], pa.binary())
+    return pc.take(_interleaved(data, start, end), pa.array(np.arange(0, 2 * n, 2, dtype=np.int64)))
+
+
+def _interleaved(data: bytes, start: np.ndarray, end: np.ndarray) -> pa.Array:
+    """The spans and the gaps between them, as 2n - 1 binary values over `data` (no copy)."""
+    n = len(start)
+    offsets = np.empty(2 * n, np.int32)  # a block is far below 2 GB
+    offsets[0::2] = start
+    offsets[1::2] = end
+    return pa.Array.from_buffers(pa.binary(), 2 * n - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def value_bytes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(bytes, offsets) of a string or binary array without nulls, the offsets rebased to 0."""
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + len(values) + 1]
+    data_buf = values.buffers()[2]
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    base = int(offsets[0])
+    return data[base : int(offsets[-1])], (offsets - base).astype(np.int64)
+
+
+def _quotes_in_place(arr: np.ndarray, qpos: np.ndarray, delim: int) -> bool:
+    """True when every quote sits where RFC 4180 puts one, counted in turn as opening and closing."""
+    size = len(arr)
+    n = len(qpos)
+    opening = np.arange(n) % 2 == 0
+    prev = arr[np.maximum(qpos - 1, 0)]
+    nxt = arr[np.minimum(qpos + 1, size - 1)]
+    doubled_prev = np.zeros(n, bool)
+    doubled_prev[1:] = qpos[1:] == qpos[:-1] + 1
+    doubled_next = np.zeros(n, bool)
+    doubled_next[:-1] = doubled_prev[1:]
+    ok_open = (qpos == 0) | (prev == delim) | (prev == LF) | (prev == CR) | doubled_prev
+    ok_close = (qpos == size - 1) | (nxt == delim) | (nxt == LF) | (nxt == CR) | doubled_next
+    return bool(np.all(np.where(opening, ok_open, ok_close)))
+
+
+def _quoting(data: bytes, qpos: np.ndarray, delim: int, final: bool) -> np.ndarray:
+    """The quotes that quote, walked one by one: a quote opens only at a field's start, and an opening
+    quote never closed (by the end of the file, or within MAX_QUOTED bytes) is an ordinary one."""
+    qs = qpos.tolist()
+    n, size = len(qs), len(data)
+    keep: list[int] = []
+    inside = False
+    opened_at = opened_k = opened_i = -1
+    i = 0
+    while True:
+        while i < n:
+            p = qs[i]
+            if not inside:
+                if p == 0 or data[p - 1] in (delim, LF, CR):
+                    inside, opened_at, opened_k, opened_i = True, p, len(keep), i
+                    keep.append(p)
+                i += 1
+            elif i + 1 < n and qs[i + 1] == p + 1:  # a doubled quote: still inside
+                keep += (p, p + 1)
+                i += 2
+            else:
+                keep.append(p)
+                inside = False
+                i += 1
+        if inside and (final or size - opened_at > MAX_QUOTED):
+            del keep[opened_k:]  # that quote was an ordinary character: walk on after it
+            inside, i = False, opened_i + 1
+            continue
+        return np.array(keep, np.int64)
+
+
+def _outside(positions: np.ndarray, quotes: np.ndarray, size: int) -> np.ndarray:
+    """The sorted `positions` that lie outside the quoted spans (quote pairs; an odd last one runs on)."""
+    opens = quotes[0::2]
+    closes = np.append(quotes[1::2], size) if len(quotes) % 2 else quotes[1::2]
+    lo = np.searchsorted(positions, opens)
+    counts = np.searchsorted(positions, closes) - lo
+    total = int(counts.sum())
+    if total == 0:
+        return positions
+    inside = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(total)
+    keep = np.ones(len(positions), bool)
+    keep[inside] = False
+    return positions[keep]
+
+
+def scan(data: bytes, delimiter: str, final: bool) -> Block:
+    """The complete rows at the start of `data` (all of it when `final`)."""
+    arr = np.frombuffer(data, np.uint8)
+    size = len(arr)
+    delim = ord(delimiter)
+    qpos = np.flatnonzero(arr == QUOTE)
+    if len(qpos):
+        pending = len(qpos) % 2 == 1
+        stray = pending and (final or size - int(qpos[-1]) > MAX_QUOTED)
+        if stray or not _quotes_in_place(arr, qpos, delim):
+            qpos = _quoting(data, qpos, delim, final)
+    breaks = np.flatnonzero(arr == LF)
+    cr = np.flatnonzero(arr == CR)
+    if len(cr):  # a lone \r ends a row too (a \r at the block's end as well: an empty row may follow)
+        after = arr[np.minimum(cr + 1, size - 1)]
+        lone = cr[(cr == size - 1) | (after != LF)]
+        if len(lone):
+            breaks = np.union1d(breaks, lone)
+    delims = np.flatnonzero(arr == delim)
+    if len(qpos):
+        breaks, delims = _outside(breaks, qpos, size), _outside(delims, qpos, size)
+    ends = breaks
+    if final and (not len(breaks) or breaks[-1] != size - 1) and size:
+        ends = np.append(breaks, size)  # the last row, without a line break
+    used = size if final else (int(breaks[-1]) + 1 if len(breaks) else 0)
+    starts = np.empty(len(ends), np.int64)
+    if len(ends):
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+    content = ends.copy()
+    if len(cr):  # \r\n: the row's content ends before the \r
+        crlf = (content > starts) & (arr[np.maximum(content - 1, 0)] == CR) & (arr[np.minimum(content, size - 1)] == LF)
+        crlf &= content < size
+        content[crlf] -= 1
+    rows = content > starts  # empty lines are not rows
+    starts, content = starts[rows], content[rows]
+    first = np.searchsorted(delims, starts)
+    fields = np.searchsorted(delims, content) - first + 1
+    return Block(data, starts, content, fields, delims, first, qpos, used)
+
+
+def blocks(f: BinaryIO, delimiter: str, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+    """The file's rows, block by block, each block ending on a row's end."""
+    carry = b""
+    while True:
+        chunk = f.read(block_bytes)
+        final = not chunk
+        data = carry + chunk if carry else chunk
+        if not data:
+            return
+        block = scan(data, delimiter, final)
+        carry = data[block.used :]
+        if len(block) or final:
+            yield block
+        if final:
+            return
+
+
+def split_row(line: bytes, delimiter: str) -> list[bytes]:
+    """A row's fields, unquoted, by the csv module over Latin-1 (which maps each byte to itself)."""
+    text = line.decode("latin-1")
+    fields = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    return [f.encode("latin-1") for f in fields]
+
+
+def join_row(fields: list[bytes], delimiter: str) -> bytes:
+    """Fields written back as one CSV row (quoted where needed), no line break."""
+    out = io.StringIO()
+    # The line terminator also says which characters need quotes (a lone \r does): write it, then drop it.
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerow([f.decode("latin-1") for f in fields])
+    return out.getvalue()[:-2].encode("latin-1")

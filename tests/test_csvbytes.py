@@ -1,0 +1,104 @@
+"""Row and field boundaries found over bytes (batch/csvbytes.py), against Python's csv module.
+
+The oracle reads the same bytes as Latin-1 (one character per byte) with `csv.reader`; empty lines,
+which it gives as [], are not rows for either. Blocks are cut at random small sizes, so rows and
+quoted fields straddle block ends.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prospectguard.batch.csvbytes import MAX_QUOTED, blocks, join_row, scan, split_row
+
+VALUE = st.text(alphabet=st.sampled_from(list("ab 09+;,\t\"'\n\ré€")), max_size=8)
+
+
+def oracle(data: bytes, delimiter: str) -> list[list[bytes]]:
+    text = data.decode("latin-1")
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return [[f.encode("latin-1") for f in row] for row in rows if row]
+
+
+def ours(data: bytes, delimiter: str, block_bytes: int) -> tuple[list[list[bytes]], list[bytes]]:
+    """Every row's fields and its line, block by block."""
+    rows: list[list[bytes]] = []
+    lines: list[bytes] = []
+    for block in blocks(io.BytesIO(data), delimiter, block_bytes):
+        got: list[list[bytes]] = [[] for _ in range(len(block))]
+        for width in np.unique(block.fields).tolist():
+            for k in range(width):
+                values = block.field(k, width).to_pylist()
+                for i in np.flatnonzero(block.fields == width).tolist():
+                    got[i].append(values[i])
+        rows += got
+        lines += block.lines().to_pylist()
+    return rows, lines
+
+
+@st.composite
+def files(draw: st.DrawFn) -> tuple[bytes, str]:
+    delimiter = draw(st.sampled_from([",", ";", "\t"]))
+    quote_all = draw(st.booleans())
+    ending = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+
+    def field(value: str) -> str:
+        if quote_all or any(c in value for c in (delimiter, '"', "\r", "\n")) or value == "":
+            return '"' + value.replace('"', '""') + '"'
+        return value
+
+    rows = draw(st.lists(st.lists(VALUE, min_size=1, max_size=5), min_size=0, max_size=12))
+    lines = [delimiter.join(field(v) for v in row) for row in rows]
+    blank = draw(st.lists(st.booleans(), min_size=len(lines), max_size=len(lines)))
+    text = "".join(line + ending + (ending if b else "") for line, b in zip(lines, blank, strict=True))
+    if draw(st.booleans()):
+        text = text.removesuffix(ending)
+    encoding = draw(st.sampled_from(["utf-8", "cp1252"]))
+    return text.encode(encoding), delimiter
+
+
+@settings(max_examples=400, deadline=None)
+@given(file=files(), block_bytes=st.integers(1, 64))
+def test_rows_and_fields_are_the_csv_modules(file: tuple[bytes, str], block_bytes: int) -> None:
+    data, delimiter = file
+    rows, lines = ours(data, delimiter, block_bytes)
+    assert rows == oracle(data, delimiter)
+    assert [split_row(line, delimiter) for line in lines] == rows  # a line is the row's own bytes
+
+
+# A quote inside an unquoted field is an ordinary character, for the csv module as for us.
+INNER = st.text(alphabet=st.sampled_from(list('ab "')), max_size=6).filter(lambda v: not v.startswith('"'))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(INNER, min_size=1, max_size=4), max_size=8), block_bytes=st.integers(1, 64))
+def test_quotes_inside_unquoted_fields_are_ordinary(rows: list[list[str]], block_bytes: int) -> None:
+    data = "".join(";".join(row) + "\n" for row in rows).encode()
+    got, _ = ours(data, ";", block_bytes)
+    assert got == oracle(data, ";")
+
+
+def test_a_quote_never_closed_is_an_ordinary_character() -> None:
+    data = b'id;name\n1;"Dupont\n2;Durand\n'
+    rows, _ = ours(data, ";", 5)
+    assert rows == [[b"id", b"name"], [b"1", b'"Dupont'], [b"2", b"Durand"]]
+
+
+def test_a_quoted_field_longer_than_the_limit_is_taken_as_a_stray_quote() -> None:
+    body = b"x" * (MAX_QUOTED + 10)
+    data = b'1;"' + body + b"\n2;b\n"
+    block = scan(data, ";", final=False)
+    assert block.fields.tolist() == [2, 2]  # not one row running to a closing quote that never comes
+
+
+def test_lines_keep_their_bytes_and_join_row_quotes_what_needs_it() -> None:
+    data = 'a;"b;c";"d""e"\r\n'.encode("cp1252")
+    block = scan(data, ";", final=True)
+    assert block.lines().to_pylist() == [b'a;"b;c";"d""e"']
+    assert block.field(2, 3).to_pylist() == [b'd"e']
+    assert join_row([b"x", b"\r", b"y;z"], ";") == b'x;"\r";"y;z"'
