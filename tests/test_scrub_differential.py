@@ -478,10 +478,14 @@ def test_scrub_agrees_with_check_row_by_row(template: Path, world: World) -> Non
                     assert phone == got["Téléphone"], context
                 else:
                     got = blocked[rid]
-                    codes = set(got["reason_codes"].split("|"))
+                    listed = got["reason_codes"].split("|")
                     if want.callee.e164 is None and want.callee.type is not NumberType.INVALID:
-                        codes.discard(GATE_BUG)
-                    assert codes - {DUP} == want_codes, (context, got)
+                        listed = [c for c in listed if c != GATE_BUG]
+                    codes = set(listed)
+                    # The same codes in the same order (check's rule order), DUPLICATE_IN_FILE last.
+                    in_order = list(dict.fromkeys(c for c in want.codes if c in want_codes))
+                    assert [c for c in listed if c != DUP] == in_order, (context, got)
+                    assert DUP not in listed[:-1], (context, got)
                     if key is not None:
                         assert (DUP in codes) == (repeat and not dup_off), (context, got)
                     elif DUP in codes:
@@ -500,3 +504,59 @@ def test_check_reads_the_bloctel_snapshot_for_short_numbers(tmp_path: Path) -> N
         start = datetime(2026, 7, 13, 11, 0, tzinfo=PARIS)  # a Monday under the Bloctel regime
         req = ContactRequest(to="3010", at=start, caller=NPV)
         assert set(Gate(store).check(req).codes) == {"CALLEE_NOT_PROSPECTABLE"}
+
+
+def scrub_and_check(tmp_path: Path, doc: dict[str, Any], phones: list[str], setup: Any) -> list[tuple[str, str]]:
+    """(check's codes, scrub's codes) per row, "|"-joined; allowed rows give ""."""
+    with Store.open(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        setup(store, store.org_id("default"))
+        campaign = parse_campaign(doc)
+        path = tmp_path / "in.csv"
+        path.write_text("id;Téléphone\n" + "".join(f"r{i};{p}\n" for i, p in enumerate(phones)), encoding="utf-8")
+        scrub(open_source(path), campaign, tmp_path / "out", store)
+        with (tmp_path / "out" / "blocked.csv").open(encoding="utf-8", newline="") as f:
+            blocked = {r["id"]: r["reason_codes"] for r in csv.DictReader(f, delimiter=";")}
+        gate = Gate(store)
+        pairs = []
+        for i, phone in enumerate(phones):
+            req = ContactRequest(
+                to=phone, at=campaign.start, channel=campaign.channel, caller=campaign.caller, message=campaign.message
+            )
+            want = gate.check(req)
+            opens = want.next_allowed_at is not None and want.next_allowed_at <= campaign.end
+            pairs.append(("" if opens else "|".join(dict.fromkeys(want.codes)), blocked.get(f"r{i}", "")))
+        return pairs
+
+
+def test_history_rows_list_reasons_in_checks_order(tmp_path: Path) -> None:
+    """An SMS without STOP nor sender, to a number with a consent on record (judged over columns)
+    and to one without: both in check's order (F4 opt-out, then sender)."""
+    start = datetime(2026, 12, 1, 11, 0, tzinfo=PARIS)
+    doc = {"channel": "sms", "caller": "ACME", "message": "Promo -20%", "start": start.isoformat()}
+    doc["end"] = (start + timedelta(days=1)).isoformat()
+
+    def setup(store: Store, org: int) -> None:
+        store.add_consent(
+            org, "+33612345678", collected_at=start - timedelta(days=10), channel="all", method="web", proof_text="ok"
+        )
+
+    pairs = scrub_and_check(tmp_path, doc, ["0612345678", "0781234567"], setup)
+    assert pairs[0][0].startswith("SMS_OPT_OUT_MISSING|SMS_SENDER_MISSING")
+    assert [got for _, got in pairs] == [want for want, _ in pairs]
+
+
+def test_facts_under_another_writing_of_a_number_count_for_neither(tmp_path: Path) -> None:
+    """The store takes any E.164-shaped text. check reads a number's facts under its own E.164 only;
+    so must the batch: an opposition under +33 692... (a Réunion mobile is +262 692...) and a consent
+    under +590 612... (a metro mobile is +33 6...) are not the rows' numbers."""
+    start = datetime(2026, 12, 1, 11, 0, tzinfo=PARIS)
+    doc = {"caller": NPV, "start": start.isoformat(), "end": (start + timedelta(days=1)).isoformat()}
+
+    def setup(store: Store, org: int) -> None:
+        at = start - timedelta(days=10)
+        store.add_consent(org, "+262692123456", collected_at=at, channel="all", method="web", proof_text="ok")
+        store.add_opposition(org, "+33692123456", at=start - timedelta(days=5), source="manual")
+        store.add_consent(org, "+590612345678", collected_at=at, channel="all", method="web", proof_text="ok")
+
+    pairs = scrub_and_check(tmp_path, doc, ["0692123456", "0612345678"], setup)
+    assert pairs == [("", ""), ("NO_CONSENT", "NO_CONSENT")]

@@ -2,8 +2,9 @@
 
 A national number (`06 12 34 56 78`, `06.12.34.56.78`), its E.164 forms (`+33 6...`, `0033 6...`,
 `33 6...`, `+33 (0)6...`), the E.164 forms of the overseas departments (`+262 692...`) and a national
-number whose leading 0 a spreadsheet ate are recognised by regular expressions over the whole column
-and resolved from the same 10-digit table `parse` reads. Every other value (foreign, short, M2M,
+number whose leading 0 a spreadsheet ate are recognised over the column's bytes (numpy: separators
+dropped in one pass, the last 9 digits and the head before them read as integers) and resolved from
+the same 10-digit table `parse` reads. Every other value (foreign, short, M2M,
 Saint-Pierre-et-Miquelon, junk) goes through `parse` itself, one by one. A test holds the two ways to
 the same answer on every writing the batch meets.
 
@@ -57,6 +58,7 @@ class Classes:
     ids: dict[tuple[object, ...], int] = field(default_factory=dict)
     reps: list[PhoneNumber] = field(default_factory=list)
     by_row: dict[int, int] = field(default_factory=dict)  # index in _ROW_LIST -> class id
+    row_class: np.ndarray = field(default_factory=lambda: np.full(len(_ROW_LIST), -1, np.int32))  # the same
     parsed: dict[str, PhoneNumber] = field(default_factory=dict)  # uncommon writings already parsed
 
     def of(self, number: PhoneNumber) -> int:
@@ -86,10 +88,10 @@ class Parsed:
     national: np.ndarray  # int64: the 10-digit French national number as an integer, -1 otherwise
     other_key: dict[int, str]  # row -> duplicate key for the rest (foreign E.164, short digits)
     pair: np.ndarray  # int64 per row: index in _PAIRS of its E.164 writing (common writings), else -1
-    texts: dict[int, str]  # row -> E.164 or short digits, for the rows `parse` read one by one
+    texts: dict[int, str]  # row -> E.164, for the rows `parse` read one by one
 
     def e164_at(self, rows: np.ndarray) -> pa.Array:
-        """E.164 (short numbers: their digits; "" when none) of `rows`, built for those rows only:
+        """E.164 ("" when none, as for short numbers) of `rows`, built for those rows only:
         the allowed rows of a scrub, not every row read."""
         rows = np.asarray(rows, np.int64)
         pieces: list[pa.Array] = []
@@ -149,6 +151,16 @@ assert all(k.startswith("0") and len(k) == 5 for k in _KEYS.to_pylist())  # the 
 _ROW_OF_KEY = np.full(10_000, -1, np.int64)
 _ROW_OF_KEY[[int(k[1:]) for k in _KEYS.to_pylist()]] = np.arange(len(_KEYS))
 _ROW_CC_INT = np.array([int(c) for c in _ROW_CC.to_pylist()], np.int64)
+_ROW_HEAD = np.array([_PAIRS[p][0] for p in _PAIR])
+
+
+def canonical_head(national: np.ndarray) -> np.ndarray:
+    """The E.164 head (+33, +262...) of 10-digit national numbers given as integers (the leading 0
+    left out); "" where the plan has no 10-digit row for it."""
+    row = np.full(len(national), -1, np.int64)
+    ok = (national >= 0) & (national < 10**9)
+    row[ok] = _ROW_OF_KEY[national[ok] // 100_000]
+    return np.where(row >= 0, _ROW_HEAD[np.maximum(row, 0)], "")
 
 
 def _strip(data: np.ndarray, offsets: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -232,10 +244,12 @@ def classify(phones: pa.Array, classes: Classes) -> Parsed:
     pair = np.full(n, -1, np.int64)
     if len(fast_idx):
         sub_rows = rows_int[fast_idx]
-        distinct, first = np.unique(sub_rows, return_index=True)
-        row_class = np.full(len(_ROW_LIST), -1, np.int32)
-        for r, j in zip(distinct.tolist(), first.tolist(), strict=True):
-            row_class[r] = classes.of_row(r, f"0{int(national[fast_idx[j]]):09d}")
+        row_class = classes.row_class
+        new = np.flatnonzero(row_class[sub_rows] < 0)  # plan rows not met before: a few, early on
+        if len(new):
+            distinct, first = np.unique(sub_rows[new], return_index=True)
+            for r, j in zip(distinct.tolist(), first.tolist(), strict=True):
+                row_class[r] = classes.of_row(r, f"0{int(national[fast_idx[new[j]]]):09d}")
         cls[fast_idx] = row_class[sub_rows]
         nat_num[fast_idx] = national[fast_idx]
         pair[fast_idx] = _PAIR[sub_rows]
@@ -252,8 +266,8 @@ def classify(phones: pa.Array, classes: Classes) -> Parsed:
                     classes.parsed[raw] = number
             cls[i] = classes.of(number)
             key_text = number.e164 or (number.national if number.type is NumberType.SHORT else None) or ""
-            if key_text:
-                texts[i] = key_text
+            if number.e164:
+                texts[i] = number.e164
             if number.national is not None and len(number.national) == 10 and number.e164:
                 nat_num[i] = int(number.national)
             elif key_text:

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prospectguard.batch.campaign import Campaign
-from prospectguard.batch.classify import Parsed
+from prospectguard.batch.classify import Parsed, canonical_head
 from prospectguard.law import Law, LawAt
 from prospectguard.model import Audience, Channel, Facts, Location, NumberType, PhoneNumber, Reason
 from prospectguard.rules.callee import check_callee
@@ -53,8 +53,8 @@ ORDER = (
     "CALLER_ID_FORBIDDEN_RANGE",
     "CALLER_ID_NOT_NPV",
     "CALLER_ID_NOT_ASSIGNED",
-    "SMS_SENDER_MISSING",
     "SMS_OPT_OUT_MISSING",
+    "SMS_SENDER_MISSING",
     "SECTOR_BANNED",
     "OPPOSITION",
     "NO_CONSENT",
@@ -88,9 +88,11 @@ _FR_HEADS = (("+33", 9, 0), ("+262", 9, 0), ("+590", 9, 0), ("+594", 9, 0), ("+5
 
 
 def national_of_e164(e164: pa.Array) -> np.ndarray:
-    """Stored E.164 numbers (canonical) -> the 10-digit national number as an integer, as `classify`
-    keys a row's number (+33 6 12 34 56 78 -> 612345678; +262 692... -> 692...; +508 41 23 45 ->
-    508412345); -1 for the rest (foreign numbers)."""
+    """Stored E.164 numbers -> the 10-digit national number as an integer, as `classify` keys a row's
+    number (+33 6 12 34 56 78 -> 612345678; +262 692... -> 692...; +508 41 23 45 -> 508412345);
+    -1 for the rest: foreign numbers, and writings that are not the number's own E.164 (the store
+    takes any E.164-shaped text: +33 692..., a Réunion mobile under the wrong code, is not the
+    number `check` looks up, so the batch must not find it either)."""
     out = np.full(len(e164), -1, np.int64)
     length = pc.utf8_length(e164).to_numpy(zero_copy_only=False)
     for head, digits, offset in _FR_HEADS:
@@ -98,7 +100,9 @@ def national_of_e164(e164: pa.Array) -> np.ndarray:
         if hit.any():
             idx = np.flatnonzero(hit)
             tail = pc.utf8_slice_codeunits(pc.take(e164, pa.array(idx)), len(head))
-            out[idx] = pc.cast(tail, pa.int64()).to_numpy() + offset
+            national = pc.cast(tail, pa.int64()).to_numpy() + offset
+            own = canonical_head(national) == head
+            out[idx[own]] = national[own]
     return out
 
 
@@ -127,9 +131,9 @@ class Events:
     @classmethod
     def build(cls, u: np.ndarray, at: np.ndarray, ids: np.ndarray, numbers: int, **extra: np.ndarray) -> Events:
         order = np.lexsort((ids, at, u))
-        sorted_u = u[order]
-        first = np.searchsorted(sorted_u, np.arange(numbers + 1), "left")
-        return cls(sorted_u, at[order], {k: v[order] for k, v in extra.items()}, first)
+        first = np.zeros(numbers + 1, np.int64)
+        np.cumsum(np.bincount(u, minlength=numbers), out=first[1:])
+        return cls(u[order], at[order], {k: v[order] for k, v in extra.items()}, first)
 
 
 def pairs(row_u: np.ndarray, events: Events) -> tuple[np.ndarray, np.ndarray]:

@@ -91,6 +91,15 @@ class ChunkVerdict:
 
 
 @dataclass
+class Prepared:
+    """A chunk's rows before the history: numbers, shared verdict per row, repeats."""
+
+    parsed: Parsed
+    index: np.ndarray  # int64 per row, into the judge's verdicts
+    duplicate: np.ndarray  # bool per row
+
+
+@dataclass
 class Judge:
     """Judges the rows of one campaign, chunk by chunk; remembers shared decisions and numbers seen."""
 
@@ -119,13 +128,31 @@ class Judge:
         territories: pa.Array | None,
         facts_of: Callable[[list[str]], dict[str, Facts]] | None,
         history_of: Callable[[], History] | None,
-        parsed: Parsed | None = None,
+        prepared: Prepared | None = None,
     ) -> ChunkVerdict:
         """`history_of` gives the store's history (it may wait for it to load): called once the
-        chunk's numbers are classified. `parsed`: `self.classify(phones)`, done ahead by a reader."""
+        chunk's numbers are classified. `prepared`: `self.prepare(...)`, done ahead by a reader."""
         n = len(phones)
-        if parsed is None:
-            parsed = self.classify(phones)
+        if prepared is None:
+            prepared = self.prepare(phones, postcodes, territories)
+        parsed, index = prepared.parsed, prepared.index
+        # The shared verdicts as they are now: a reader preparing later chunks may append to them.
+        verdicts = list(self.verdicts)
+        # Numbers with a history of their own: judged with their own facts, over columns.
+        if history_of is not None and facts_of is not None and n:
+            history = history_of()
+            row_u = history.lookup(parsed)
+            own = np.flatnonzero(row_u >= 0)
+            if len(own):
+                self._histories(own, row_u[own], history, phones, postcodes, territories, facts_of, verdicts, index)
+        return ChunkVerdict(verdicts, index, prepared.duplicate, parsed.e164_at)
+
+    def prepare(self, phones: pa.Array, postcodes: pa.Array | None, territories: pa.Array | None) -> Prepared:
+        """What needs no history: the numbers classified, the verdict shared by each row's profile,
+        the repeats. A reader thread runs it chunks ahead while the store's history loads; it only
+        appends to the judge's state (classes, places, profiles) and sees the chunks in file order."""
+        n = len(phones)
+        parsed = classify(phones, self.classes)
         place = self._places(n, postcodes, territories)
         # Shared verdicts: one `decide` per (class of callee, place given with the row).
         combined = parsed.cls.astype(np.int64) * (1 << 20) + (place + 1)
@@ -134,21 +161,7 @@ class Judge:
         for j, key in enumerate(keys.tolist()):
             local[j] = self._profile(key >> 20, (key & ((1 << 20) - 1)) - 1)
         index = local[inverse.reshape(-1)] if n else np.zeros(0, np.int64)
-        verdicts = self.verdicts
-        # Numbers with a history of their own: judged with their own facts, over columns.
-        if history_of is not None and facts_of is not None and n:
-            history = history_of()
-            row_u = history.lookup(parsed)
-            own = np.flatnonzero(row_u >= 0)
-            if len(own):
-                verdicts = list(self.verdicts)
-                self._histories(own, row_u[own], history, phones, postcodes, territories, facts_of, verdicts, index)
-        return ChunkVerdict(verdicts, index, self._duplicates(parsed), parsed.e164_at)
-
-    def classify(self, phones: pa.Array) -> Parsed:
-        """The numbers of a chunk, classified: needs no store, so a reader thread may run it ahead
-        of the judging (the classes only grow, by appending)."""
-        return classify(phones, self.classes)
+        return Prepared(parsed, index, self._duplicates(parsed))
 
     def _histories(
         self,

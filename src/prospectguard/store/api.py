@@ -273,11 +273,12 @@ class Store:
         with read_tx(self._engine) as conn:
             return read_facts_many(conn, org_id, numbers, at)
 
-    def history_tables(self, org_id: int, at: datetime) -> dict[str, Any]:
-        """The organisation's whole history as Arrow tables (`store.arrow.history_tables`), for batches."""
+    def history_tables(self, org_id: int, at: datetime, bloctel: bool = True) -> dict[str, Any]:
+        """The organisation's whole history as Arrow tables (`store.arrow.history_tables`), for batches;
+        `bloctel` False leaves the Bloctel numbers out (a batch under a law without the Bloctel rule)."""
         from prospectguard.store.arrow import history_tables
 
-        return history_tables(self._engine, org_id, require_aware(at, "at"))
+        return history_tables(self._engine, org_id, require_aware(at, "at"), bloctel)
 
     # --- audit trail -------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ the same result. The queries run in one read transaction, so a batch sees one st
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -34,12 +34,15 @@ QUERIES = {
     "bloctel": "SELECT e164 FROM bloctel_numbers WHERE snapshot_id = {snapshot}",
 }
 INSTANTS = ("at", "expires_at")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FLAGS = ("proof", "slot", "active")
 
 
-def history_tables(engine: Engine, org_id: int, at: datetime) -> dict[str, pa.Table]:
-    with read_tx(engine) as conn:
-        found = conn.execute(snapshot_in_force(org_id, at)).first()
+def history_tables(engine: Engine, org_id: int, at: datetime, bloctel: bool = True) -> dict[str, pa.Table]:
+    found = None
+    if bloctel:
+        with read_tx(engine) as conn:
+            found = conn.execute(snapshot_in_force(org_id, at)).first()
     # SQLite drivers type a column from its first rows: a column of text must not start with NULLs.
     sqlite = engine.dialect.name == "sqlite"
     expires = "COALESCE(expires_at, '')" if sqlite else "expires_at"
@@ -55,7 +58,7 @@ def history_tables(engine: Engine, org_id: int, at: datetime) -> dict[str, pa.Ta
     if raw is None:
         raw = _sqlalchemy(engine, params)
     tables = {name: _normalise(table) for name, table in raw.items()}
-    since = int((at - ATTEMPT_WINDOW).timestamp() * 1_000_000)
+    since = (at - ATTEMPT_WINDOW - EPOCH) // timedelta(microseconds=1)  # exact, no float
     attempts = tables["attempts"]
     tables["attempts"] = attempts.filter(pc.greater(attempts["at"], since))
     return tables
