@@ -735,3 +735,15 @@ def test_bytes_path_and_arrow_path_give_the_same_rows(
     fast, slow = (check_summary(outs[k]) for k in (True, False))
     for key in ("rows", "allowed", "blocked", "reasons", "territories", "types", "opening"):
         assert fast[key] == slow[key], key
+
+
+def test_a_quote_that_never_closes_does_not_swallow_rows_in_the_outputs(tmp_path: Path, store: Store) -> None:
+    """`"Dupont` opens a quote that no later quote closes: it is an ordinary character in the input,
+    and the output writes that row anew so that a CSV reader of `blocked` does not take it as opening."""
+    path = tmp_path / "in.csv"
+    path.write_bytes(b'id;nom;tel\n1;"Dupont;0612345678\n2;Durand;0612345679\n3;Petit;0612345670\n')
+    out = tmp_path / "out"
+    scrub(open_source(path), campaign(), out, store)
+    rows = table_of(out, "allowed") + table_of(out, "blocked")
+    assert sorted((r["id"], r["nom"]) for r in rows) == [("1", '"Dupont'), ("2", "Durand"), ("3", "Petit")]
+    check_summary(out)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
@@ -45,6 +45,9 @@ class Block:
     first: np.ndarray  # int64: index in `delims` of each row's first delimiter
     quotes: np.ndarray  # int64: the quotes that quote (ordinary ones left out)
     used: int  # bytes of the block these rows take, line breaks included
+    # Quotes at a field's start that never close: ordinary here, but a CSV reader of an output would
+    # take one as opening; rows holding one are written anew (`rewrite_row`), not copied.
+    strays: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __len__(self) -> int:
         return len(self.start)
@@ -52,12 +55,12 @@ class Block:
     def rows_from(self, i: int) -> Block:
         """The same block without its first `i` rows (the header row, in the first block)."""
         start, end, fields, first = self.start[i:], self.end[i:], self.fields[i:], self.first[i:]
-        return Block(self.data, start, end, fields, self.delims, first, self.quotes, self.used)
+        return Block(self.data, start, end, fields, self.delims, first, self.quotes, self.used, self.strays)
 
     def slim(self) -> Block:
         """The rows without their fields' positions (enough to copy and count them)."""
         nothing = np.zeros(0, np.int64)
-        return Block(self.data, self.start, self.end, self.fields, nothing, nothing, nothing, self.used)
+        return Block(self.data, self.start, self.end, self.fields, nothing, nothing, nothing, self.used, self.strays)
 
     def field(self, k: int, width: int) -> pa.Array:
         """Field `k` of every row with `width` fields, unquoted, as binary; "" on the other rows."""
@@ -113,6 +116,12 @@ class Block:
         lo, hi = np.frombuffer(taken.buffers()[1], np.int32)[[taken.offset, taken.offset + len(taken)]].tolist()
         return taken.buffers()[2][lo:hi]
 
+    def stray_rows(self) -> np.ndarray:
+        """Rows (sorted indices) holding a quote that never closes."""
+        if not len(self.strays):
+            return np.zeros(0, np.int64)
+        return np.unique(np.searchsorted(self.start, self.strays, side="right") - 1)
+
     def lines(self) -> pa.Array:
         """Each row's bytes as binary, line break left out."""
         return spans(self.data, self.start, self.end)
@@ -164,12 +173,13 @@ def _quotes_in_place(arr: np.ndarray, qpos: np.ndarray, delim: int) -> bool:
     return bool(np.all(np.where(opening, ok_open, ok_close)))
 
 
-def _quoting(data: bytes, qpos: np.ndarray, delim: int, final: bool) -> np.ndarray:
+def _quoting(data: bytes, qpos: np.ndarray, delim: int, final: bool) -> tuple[np.ndarray, np.ndarray]:
     """The quotes that quote, walked one by one: a quote opens only at a field's start, and an opening
     quote never closed (by the end of the file, or within MAX_QUOTED bytes) is an ordinary one."""
     qs = qpos.tolist()
     n, size = len(qs), len(data)
     keep: list[int] = []
+    strays: list[int] = []
     inside = False
     opened_at = opened_k = opened_i = -1
     i = 0
@@ -190,9 +200,10 @@ def _quoting(data: bytes, qpos: np.ndarray, delim: int, final: bool) -> np.ndarr
                 i += 1
         if inside and (final or size - opened_at > MAX_QUOTED):
             del keep[opened_k:]  # that quote was an ordinary character: walk on after it
+            strays.append(opened_at)
             inside, i = False, opened_i + 1
             continue
-        return np.array(keep, np.int64)
+        return np.array(keep, np.int64), np.array(strays, np.int64)
 
 
 def _outside(positions: np.ndarray, quotes: np.ndarray, size: int) -> np.ndarray:
@@ -216,11 +227,12 @@ def scan(data: bytes, delimiter: str, final: bool) -> Block:
     size = len(arr)
     delim = ord(delimiter)
     qpos = np.flatnonzero(arr == QUOTE)
+    strays = np.zeros(0, np.int64)
     if len(qpos):
         pending = len(qpos) % 2 == 1
         stray = pending and (final or size - int(qpos[-1]) > MAX_QUOTED)
         if stray or not _quotes_in_place(arr, qpos, delim):
-            qpos = _quoting(data, qpos, delim, final)
+            qpos, strays = _quoting(data, qpos, delim, final)
     breaks = np.flatnonzero(arr == LF)
     cr = np.flatnonzero(arr == CR)
     if len(cr):  # a lone \r ends a row too (a \r at the block's end as well: an empty row may follow)
@@ -248,7 +260,7 @@ def scan(data: bytes, delimiter: str, final: bool) -> Block:
     starts, content = starts[rows], content[rows]
     first = np.searchsorted(delims, starts)
     fields = np.searchsorted(delims, content) - first + 1
-    return Block(data, starts, content, fields, delims, first, qpos, used)
+    return Block(data, starts, content, fields, delims, first, qpos, used, strays[strays < used])
 
 
 def blocks(f: BinaryIO, delimiter: str, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
@@ -266,6 +278,13 @@ def blocks(f: BinaryIO, delimiter: str, block_bytes: int = BLOCK_BYTES) -> Itera
             yield block
         if final:
             return
+
+
+def rewrite_row(line: bytes, delimiter: str) -> list[bytes]:
+    """A row's fields as this module reads them (its quotes that never close kept as characters)."""
+    block = scan(line, delimiter, final=True)
+    width = int(block.fields[0]) if len(block) else 1
+    return [block.field(k, width).to_pylist()[0] for k in range(width)] if len(block) else [b""]
 
 
 def split_row(line: bytes, delimiter: str) -> list[bytes]:

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prospectguard.batch.campaign import Campaign
-from prospectguard.batch.csvbytes import Block, join_row, spans, split_row
+from prospectguard.batch.csvbytes import Block, join_row, rewrite_row, spans, split_row
 from prospectguard.batch.history import History
 from prospectguard.batch.judge import ChunkVerdict, Judge, Prepared, Row, malformed, reasons_text, with_duplicate
 from prospectguard.batch.report import render_report
@@ -402,29 +402,48 @@ def _emit_raw(
     ok = np.array([r.allowed for r in rows] + [False] * len(bad_rows), bool)[index] & ~dup
     ok_idx, no_idx = np.flatnonzero(ok), np.flatnonzero(~ok)
     tails = partial(_tails, variant_row, encoding=src.encoding, delimiter=delimiter, eol=src.eol)
+    # Rows not copied as they are: malformed ones (made as wide as the header) and rows with a quote
+    # that never closes (written anew, that quote doubled inside a quoted field, so that a CSV reader
+    # of the output does not take it as opening and swallow the rows after it).
+    stray = block.stray_rows()
+    redo = np.union1d(bad_idx, stray)
+    fixed = pa.array([], pa.binary())
+    if len(redo):
+        lines = spans(block.data, block.start[redo], block.end[redo]).to_pylist()
+        got = block.fields[redo].tolist()
+        is_stray = np.isin(redo, stray).tolist()
+        fixed = pa.array(
+            [_fit(line, g, width, delimiter, s) for line, g, s in zip(lines, got, is_stray, strict=True)], pa.binary()
+        )
+
+    def replaced(picked: np.ndarray) -> tuple[pa.Array, np.ndarray] | None:
+        if not len(redo):
+            return None
+        inside = np.isin(redo, picked)
+        return (fixed.filter(pa.array(inside)), np.searchsorted(picked, redo[inside])) if inside.any() else None
+
     if len(ok_idx):
         e164 = verdict.e164(ok_idx).cast(pa.binary())
         pieces, at = tails(variant[ok_idx], lambda r: (r.territory, r.timezone, _iso(r.next_allowed_at)))
         sep = pa.array([delimiter.encode()], pa.binary())
         extra = [(sep, np.zeros(len(ok_idx), np.int64)), (e164, np.arange(len(ok_idx))), (pieces, at)]
-        allowed.write_raw(block.assemble(ok_idx, extra))
+        allowed.write_raw(block.assemble(ok_idx, extra, replaced(ok_idx)))
     if len(no_idx):
-        replaced = None
-        if len(bad_idx):
-            bad_lines = spans(block.data, block.start[bad_idx], block.end[bad_idx]).to_pylist()
-            got = block.fields[bad_idx].tolist()
-            fixed = [_fit(line, g, width, delimiter) for line, g in zip(bad_lines, got, strict=True)]
-            replaced = (pa.array(fixed, pa.binary()), np.searchsorted(no_idx, bad_idx))
         pieces, at = tails(variant[no_idx], lambda r: ("|".join(r.codes), reasons_text(r)))
-        blocked.write_raw(block.assemble(no_idx, [(pieces, at)], replaced))
+        blocked.write_raw(block.assemble(no_idx, [(pieces, at)], replaced(no_idx)))
     counts = np.bincount(variant) if len(variant) else np.zeros(0, np.int64)
     for v in np.flatnonzero(counts).tolist():
         tally.add(variant_row(v), start, int(counts[v]))
 
 
-def _fit(line: bytes, got: int, width: int, delimiter: str) -> bytes:
-    """A malformed row made as wide as the header, so that our columns land under their names."""
+def _fit(line: bytes, got: int, width: int, delimiter: str, stray: bool = False) -> bytes:
+    """A row made as wide as the header, so that our columns land under their names; `stray`: the
+    row holds a quote that never closes, and is written anew from its fields as read here."""
     sep = delimiter.encode()
+    if stray:
+        fields = rewrite_row(line, delimiter)
+        fields += [b""] * (width - len(fields))
+        return join_row([*fields[: width - 1], sep.join(fields[width - 1 :])], delimiter)
     if got < width:
         return line + sep * (width - got)
     if b'"' not in line:  # the usual case, without the csv module: the extra fields quoted as one
