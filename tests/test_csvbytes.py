@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prospectguard.batch.csvbytes import MAX_QUOTED, blocks, join_row, scan, split_row
+from prospectguard.batch.csvbytes import MAX_QUOTED, blocks, join_row, scan, spans, split_row
 
 VALUE = st.text(alphabet=st.sampled_from(list("ab 09+;,\t\"'\n\ré€")), max_size=8)
 
@@ -37,7 +37,7 @@ def ours(data: bytes, delimiter: str, block_bytes: int) -> tuple[list[list[bytes
                 for i in np.flatnonzero(block.fields == width).tolist():
                     got[i].append(values[i])
         rows += got
-        lines += block.lines().to_pylist()
+        lines += spans(block.data, block.start, block.end).to_pylist()
     return rows, lines
 
 
@@ -99,6 +99,6 @@ def test_a_quoted_field_longer_than_the_limit_is_taken_as_a_stray_quote() -> Non
 def test_lines_keep_their_bytes_and_join_row_quotes_what_needs_it() -> None:
     data = 'a;"b;c";"d""e"\r\n'.encode("cp1252")
     block = scan(data, ";", final=True)
-    assert block.lines().to_pylist() == [b'a;"b;c";"d""e"']
+    assert spans(block.data, block.start, block.end).to_pylist() == [b'a;"b;c";"d""e"']
     assert block.field(2, 3).to_pylist() == [b'd"e']
     assert join_row([b"x", b"\r", b"y;z"], ";") == b'x;"\r";"y;z"'

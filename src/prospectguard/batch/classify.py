@@ -57,8 +57,7 @@ class Classes:
 
     ids: dict[tuple[object, ...], int] = field(default_factory=dict)
     reps: list[PhoneNumber] = field(default_factory=list)
-    by_row: dict[int, int] = field(default_factory=dict)  # index in _ROW_LIST -> class id
-    row_class: np.ndarray = field(default_factory=lambda: np.full(len(_ROW_LIST), -1, np.int32))  # the same
+    row_class: np.ndarray = field(default_factory=lambda: np.full(len(_ROW_LIST), -1, np.int32))  # row -> class
     parsed: dict[str, PhoneNumber] = field(default_factory=dict)  # uncommon writings already parsed
 
     def of(self, number: PhoneNumber) -> int:
@@ -70,13 +69,14 @@ class Classes:
         return found
 
     def of_row(self, index: int, sample_national: str) -> int:
-        found = self.by_row.get(index)
-        if found is None:
+        found = int(self.row_class[index])
+        if found < 0:
             number = parse(sample_national)
             row: PlanRow = _ROW_LIST[index]
             if (number.type, number.territory, number.timezone) != (row.type, row.territory, row.timezone):
                 raise AssertionError(f"columnar parse disagrees with parse() on {sample_national}")
-            found = self.by_row[index] = self.of(number)
+            found = self.of(number)
+            self.row_class[index] = found
         return found
 
 
@@ -249,7 +249,7 @@ def classify(phones: pa.Array, classes: Classes) -> Parsed:
         if len(new):
             distinct, first = np.unique(sub_rows[new], return_index=True)
             for r, j in zip(distinct.tolist(), first.tolist(), strict=True):
-                row_class[r] = classes.of_row(r, f"0{int(national[fast_idx[new[j]]]):09d}")
+                classes.of_row(r, f"0{int(national[fast_idx[new[j]]]):09d}")
         cls[fast_idx] = row_class[sub_rows]
         nat_num[fast_idx] = national[fast_idx]
         pair[fast_idx] = _PAIR[sub_rows]

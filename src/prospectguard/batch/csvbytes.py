@@ -122,10 +122,6 @@ class Block:
             return np.zeros(0, np.int64)
         return np.unique(np.searchsorted(self.start, self.strays, side="right") - 1)
 
-    def lines(self) -> pa.Array:
-        """Each row's bytes as binary, line break left out."""
-        return spans(self.data, self.start, self.end)
-
 
 def spans(data: bytes, start: np.ndarray, end: np.ndarray) -> pa.Array:
     """Binary values data[start[i]:end[i]] (ordered, not overlapping), gathered by Arrow's `take`.
