@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/prospectguard demo
+	$(BIN)/prospectguard --db sqlite:///prospectguard-demo.db serve --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -85,3 +87,55 @@ def store_url(request: pytest.FixtureRequest) -> str:
 def store(store_url: str) -> Iterator[Store]:
     with Store.open(store_url) as opened:
         yield opened
+
+
+# --- the HTTP service --------------------------------------------------------------------------
+
+NPV_CALLER = "+33162000001"
+
+
+@dataclass
+class Tenant:
+    name: str
+    org_id: int
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@dataclass
+class Api:
+    """The service in-process (Starlette's TestClient over its ASGI app) on a real store."""
+
+    client: Any
+    store: Store
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+
+    def tenant(self, name: str, scopes: tuple[str, ...] = ("admin",)) -> Tenant:
+        """An organisation with a key; its declared caller number is the NPV the tests call from."""
+        from datetime import UTC, datetime
+
+        org_id = self.store.org_id(name)
+        if name not in self.tenants:
+            self.store.set_org(org_id, caller_numbers=[NPV_CALLER], at=datetime(2026, 1, 1, tzinfo=UTC))
+        made = Tenant(name, org_id, self.store.create_key(org_id, scopes, "test"))
+        self.tenants.setdefault(name, made)
+        return made
+
+    def post(self, path: str, tenant: Tenant, body: Any) -> Any:
+        return self.client.post(path, json=body, headers=tenant.headers)
+
+    def get(self, path: str, tenant: Tenant, **params: Any) -> Any:
+        return self.client.get(path, params=params, headers=tenant.headers)
+
+
+@pytest.fixture
+def api(store: Store) -> Iterator[Api]:
+    from fastapi.testclient import TestClient
+
+    from prospectguard.service.app import create_app
+
+    with TestClient(create_app(store, key_cache_seconds=0)) as client:
+        yield Api(client, store)

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine
 
@@ -81,7 +83,7 @@ def test_migrations_twice_are_a_no_op(store_url: str) -> None:
     writes = [s for s in sql if s.lstrip().split()[0].upper() in {"CREATE", "ALTER", "DROP", "INSERT", "UPDATE"}]
     assert writes == []
     with second.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_heads() == ("0001",)
+        assert MigrationContext.configure(conn).get_current_heads() == ("0002",)
 
 
 def test_hand_written_migration_matches_schema_module(store: Store) -> None:
@@ -597,3 +599,59 @@ def test_concurrent_audit_appends_keep_one_chain(store: Store) -> None:
     with store.engine.connect() as conn:
         seqs = conn.execute(select(audit_log.c.seq).order_by(audit_log.c.seq)).scalars().all()
     assert seqs == list(range(1, total + 1))
+
+
+def test_read_facts_of_one_number_is_read_facts_many(store: Store) -> None:
+    """The service's one-statement read of a number gives what the batch read gives, in the same order."""
+    from datetime import date, timedelta
+
+    from prospectguard.store.connect import read_tx
+    from prospectguard.store.facts import read_facts, read_facts_many
+
+    org = store.org_id("acme")
+    other = store.org_id("other")
+    store.set_org(org, caller_numbers=["+33162000001"], sms_senders=["ACME"], at=T0)
+    for i, when in enumerate([T0 - timedelta(days=40), T0 - timedelta(days=3), T0 - timedelta(days=3)]):
+        store.add_consent(org, NUM, **consent_kwargs(collected_at=when, channel=["all", "sms", "voice"][i]))
+        store.record_attempt(org, NUM, at=when, channel="voice", outcome="no_answer")
+    store.add_consent(
+        org,
+        NUM,
+        **consent_kwargs(collected_at=T0 - timedelta(days=1), expires_at=T0 + timedelta(days=9)),
+        slot_start=T0 + timedelta(hours=1),
+        slot_end=T0 + timedelta(hours=2),
+    )
+    store.withdraw_consent(org, NUM, at=T0 - timedelta(days=2), source="web")
+    store.add_opposition(org, NUM, at=T0 - timedelta(days=5), source="gdpr")
+    store.remove_opposition(org, NUM, at=T0 - timedelta(days=4))
+    store.add_contract(org, NUM, object="Box", start=T0 - timedelta(days=300), end=T0 + timedelta(days=30))
+    store.record_attempt(org, NUM, at=T0 - timedelta(days=100), channel="voice", outcome="refused")  # out of window
+    store.record_attempt(other, NUM, at=T0 - timedelta(days=1), channel="voice", outcome="refused")  # not ours
+    store.import_bloctel(org, [NUM], as_of=date(2026, 7, 1), file_sha256="a" * 64)
+    with read_tx(store.engine) as conn:
+        for number in (NUM, "+33699999999"):
+            for at in (T0, T0 - timedelta(days=200)):  # before the Bloctel snapshot: no snapshot in force
+                base, found = read_facts_many(conn, org, [number], at)
+                assert read_facts(conn, org, number, at) == found.get(number, base)
+        assert read_facts(conn, org, NUM, T0).bloctel is not None and read_facts(conn, org, NUM, T0).bloctel.listed
+        assert len(read_facts(conn, org, NUM, T0).attempts) == 3
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(request=_JSON, facts=_JSON, decision=_JSON, org=st.text(max_size=8), seq=st.integers(1, 10**9))
+@settings(max_examples=300, deadline=None)
+def test_hash_from_texts_is_the_hash_verify_makes(request: Any, facts: Any, decision: Any, org: str, seq: int) -> None:
+    """Appending hashes the canonical texts as they are; verify hashes what it parses back."""
+    from prospectguard.store.audit import Entry, entry_hash, text_hash
+
+    at = datetime(2026, 12, 1, 10, 0, 5, 123, tzinfo=PARIS)
+    entry = Entry.of(at=at, org=org, request=request, facts=facts, decision=decision, law_date=date(2026, 12, 1))
+    parsed = {k: json.loads(v) for k, v in entry.texts.items()}
+    expected = entry_hash("f" * 64, seq=seq, at=at, org=org, law_date=date(2026, 12, 1), **parsed)
+    assert text_hash("f" * 64, seq=seq, at=at, org=org, law_date=date(2026, 12, 1), texts=entry.texts) == expected

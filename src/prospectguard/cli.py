@@ -26,7 +26,7 @@ from typer._click.exceptions import NoArgsIsHelpError  # typer is pinned; it ven
 
 from prospectguard import inputs
 from prospectguard.gate import Gate, unavailable
-from prospectguard.law import LAW
+from prospectguard.law.listing import rules_in_force
 from prospectguard.model import Audience, Channel, ContactRequest, Decision, Outcome, Sector
 from prospectguard.numbering import locate, parse
 from prospectguard.rules.catalogue import SWITCHABLE
@@ -49,6 +49,7 @@ bloctel_app = typer.Typer(help="Bloctel snapshots (for contacts before 2026-08-1
 org_app = typer.Typer(help="The organisation: caller numbers, SMS senders, policies.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail of decisions.", no_args_is_help=True)
 db_app = typer.Typer(help="The evidence store's schema.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys for the HTTP service (shown once, stored hashed).", no_args_is_help=True)
 for sub, name in [
     (consent_app, "consent"),
     (oppose_app, "oppose"),
@@ -58,6 +59,7 @@ for sub, name in [
     (org_app, "org"),
     (audit_app, "audit"),
     (db_app, "db"),
+    (key_app, "key"),
 ]:
     app.add_typer(sub, name=name)
 
@@ -586,28 +588,6 @@ def audit_verify(
     out.print(f"audit trail intact: {report.checked} entries; head {report.head or '-'}")
 
 
-def rules_in_force(day: date) -> list[dict[str, Any]]:
-    law_at = LAW.at(day)
-    rows = []
-    for rule in sorted(LAW.rules.values(), key=lambda r: (r.id[0], len(r.id), r.id)):
-        params = {name: law_at.value(rule.id, name) for name in rule.parameters}
-        references = {name: p.reference_at(day) for name, p in rule.parameters.items()}
-        in_force = any(v not in (None, False) for v in params.values())
-        rows.append(
-            {
-                "rule": rule.id,
-                "title": rule.title,
-                "kind": rule.kind,
-                "reference": rule.reference,
-                "confidence": rule.confidence,
-                "in_force": in_force,
-                "values": params,
-                "value_references": references,
-            }
-        )
-    return rows
-
-
 @app.command()
 def rules(
     at: Annotated[str | None, typer.Option("--at", help="Date (YYYY-MM-DD); default today.")] = None,
@@ -650,6 +630,151 @@ def demo(ctx: typer.Context) -> None:
     s = settings(ctx)
     db = s.db if s.db != DEFAULT_DB else "sqlite:///prospectguard-demo.db"
     run_demo(db, out)
+
+
+# ---------------------------------------------------------------- API keys and the service
+
+
+class Scope(StrEnum):
+    CHECK = "check"
+    WRITE = "write"
+    ADMIN = "admin"
+
+
+OrgOption = Annotated[str | None, typer.Option("--org", help="The organisation; default the global --org.")]
+
+
+@key_app.command("create")
+def key_create(
+    ctx: typer.Context,
+    scope: Annotated[list[Scope], typer.Option("--scope", help="check, write or admin (repeat).")],
+    org: OrgOption = None,
+    label: Annotated[str | None, typer.Option("--label", help="What the key is for.")] = None,
+) -> None:
+    """Create an API key for an organisation; the key is printed once, only its hash is kept.
+
+    Scopes: check (checks, rules), write (attempts, consents, oppositions, contracts), admin (all,
+    plus settings and the audit trail).
+
+    Example: prospectguard key create --org acme --scope check --label "dialer 1"
+    """
+    s = settings(ctx)
+    store = s.store()
+    key = store.create_key(store.org_id(org or s.org), [x.value for x in scope], label)
+    out.print(key, markup=False)
+
+
+@key_app.command("revoke")
+def key_revoke(
+    ctx: typer.Context,
+    prefix: Annotated[str, typer.Argument(help="The key, or its prefix as `key list` shows it.")],
+    org: OrgOption = None,
+) -> None:
+    """Revoke a key: it stops working within 5 seconds in every service process.
+
+    Example: prospectguard key revoke --org acme 3f2a9c01
+    """
+    s = settings(ctx)
+    store = s.store()
+    count = store.revoke_key(prefix, at=now(), org_id=store.org_id(org or s.org))
+    if count == 0:
+        fail("PREFIX", f"no live key {prefix!r} for organisation {org or s.org!r} (see `prospectguard key list`)")
+    out.print(f"{count} key revoked")
+
+
+@key_app.command("list")
+def key_list(
+    ctx: typer.Context,
+    org: OrgOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The organisation's keys: prefix, scopes, label, created, revoked (never the key itself)."""
+    s = settings(ctx)
+    store = s.store()
+    keys = store.keys(store.org_id(org or s.org))
+    if as_json:
+        out.print_json(json.dumps(keys))
+        return
+    table = Table("prefix", "scopes", "label", "created", "revoked")
+    for k in keys:
+        table.add_row(k["prefix"], ",".join(k["scopes"]), k["label"] or "", k["created_at"], k["revoked_at"] or "")
+    out.print(table)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Processes (share the store).")] = 1,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Seed the demo organisation if the store has none; print a demo key.")
+    ] = False,
+) -> None:
+    """Run the HTTP API (FastAPI on uvicorn). Several workers, or several hosts on one PostgreSQL,
+    share the store: caps and the audit trail hold across them.
+
+    Example: prospectguard --db postgresql+psycopg://app@db:5432/prospectguard serve --host 0.0.0.0 --workers 2
+    """
+    import os
+    import tempfile
+
+    import uvicorn
+
+    s = settings(ctx)
+    store = s.store()  # opened and migrated once here, before the workers start
+    key = _demo_key(store, s.db) if demo else None
+    store.close()
+    os.environ["PROSPECTGUARD_DB"] = s.db
+    multiproc = None
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        multiproc = tempfile.TemporaryDirectory(prefix="prospectguard-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiproc.name
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    out.print(f"prospectguard API on http://{shown}:{port}  (store {s.db}, {workers} worker(s))", markup=False)
+    out.print(f"  docs:    http://{shown}:{port}/docs", markup=False)
+    if key is not None:
+        out.print(f"  demo API key (organisation 'default'): {key}", markup=False)
+        out.print(
+            f"  try:     curl -s -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
+            f'-d \'{{"to": "06 12 34 56 78", "from": "01 62 00 00 01", '
+            f'"at": "2026-12-01T11:00"}}\' http://{shown}:{port}/v1/check',
+            markup=False,
+        )
+    out.print("  stop:    Ctrl-C", markup=False)
+    try:
+        uvicorn.run(
+            "prospectguard.service.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if multiproc is not None:
+            multiproc.cleanup()
+
+
+def _demo_key(store: Store, db: str) -> str:
+    """The demo organisation, seeded if the store has none, and an admin key for it, kept beside a
+    SQLite store so that later runs print the same key."""
+    from prospectguard.demo import seed
+
+    try:
+        store.org_id("default", create=False)
+    except KeyError:
+        seed(store)
+    path = Path(db.removeprefix("sqlite:///") + ".demo-key") if db.startswith("sqlite:///") else None
+    if path is not None and path.exists():
+        known = path.read_text().strip()
+        if store.api_key(known) is not None:
+            return known
+    key = store.create_key(store.org_id("default"), ["admin"], "demo")
+    if path is not None:
+        path.write_text(key + "\n")
+    return key
 
 
 # ---------------------------------------------------------------- scrub

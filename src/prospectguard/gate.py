@@ -6,7 +6,10 @@ the answer is a block with STORE_UNAVAILABLE, never an allow.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from prospectguard.law import LAW, Law
@@ -14,6 +17,8 @@ from prospectguard.model import ContactRequest, Decision, Facts, Kind, NumberTyp
 from prospectguard.numbering import locate, parse
 from prospectguard.rules import decide
 from prospectguard.store import Store, StoreUnavailable
+from prospectguard.store.api import Answered, Judged
+from prospectguard.store.audit import Entry, canonical_json
 
 STORE_UNAVAILABLE = Reason(
     code="STORE_UNAVAILABLE",
@@ -45,13 +50,29 @@ def unavailable(req: ContactRequest, detail: str | None = None) -> Decision:
 class Gate:
     """Decisions for one organisation, backed by a store, each appended to the audit trail."""
 
-    def __init__(self, store: Store, org: str = "default", law: Law = LAW) -> None:
+    def __init__(
+        self,
+        store: Store,
+        org: str = "default",
+        law: Law = LAW,
+        audit: Callable[[Entry], object] | None = None,
+        org_id: int | None = None,
+    ) -> None:
+        """`audit` appends an entry and returns once it is committed (StoreUnavailable otherwise); by
+        default one transaction per decision, the service passes its group-commit writer."""
         self.store = store
         self.org = org
         self.law = law
+        self.audit = audit or (lambda entry: store.append_audit_many([entry]))
+        self._org_id = org_id
+
+    def org_id(self) -> int:
+        if self._org_id is None:
+            self._org_id = self.store.org_id(self.org)
+        return self._org_id
 
     def facts(self, e164: str | None, at: datetime) -> Facts:
-        org_id = self.store.org_id(self.org)
+        org_id = self.org_id()
         if e164 is None:  # short numbers: the organisation's facts (settings, Bloctel snapshot), no history
             return self.store.facts_many(org_id, [], at)[0]
         return self.store.facts(org_id, e164, at)
@@ -62,14 +83,70 @@ class Gate:
             e164 = callee.e164 if callee.type is not NumberType.INVALID else None
             facts = self.facts(e164, req.at)
             decision = decide(req, facts, callee=callee, law=self.law)
-            self.store.append_audit(
-                at=req.at,
-                org=self.org,
-                request=req.to_json(),
-                facts=facts.to_json(),
-                decision=decision.to_json(),
-                law_date=decision.law_date,
-            )
+            self.audit(self._entry(req.to_json(), req, facts, decision))
         except StoreUnavailable as exc:
             return unavailable(req, str(exc) or None)
         return decision
+
+    def _entry(self, request: dict[str, Any], req: ContactRequest, facts: Facts, decision: Decision) -> Entry:
+        """The audit entry of a decision: the request as received, the facts used, the answer."""
+        return Entry.of(
+            at=req.at,
+            org=self.org,
+            request=request,
+            facts=facts.to_json(),
+            decision=decision.to_json(),
+            law_date=decision.law_date,
+        )
+
+    def check_many(self, reqs: list[ContactRequest]) -> list[Decision]:
+        """Many checks at once, in order: the facts of their numbers read set-wise (one snapshot per
+        distinct instant), and their audit entries appended in one transaction. Fail closed: when
+        the store cannot be read or the trail written, every decision is STORE_UNAVAILABLE."""
+        callees = [parse(req.to) for req in reqs]
+        numbers = [c.e164 if c.type is not NumberType.INVALID else None for c in callees]
+        try:
+            facts_at: dict[datetime, tuple[Facts, dict[str, Facts]]] = {}
+            for at in {req.at for req in reqs}:
+                wanted = [n for n, req in zip(numbers, reqs, strict=True) if n is not None and req.at == at]
+                facts_at[at] = self.store.facts_many(self.org_id(), wanted, at)
+            decisions, entries = [], []
+            for req, callee, number in zip(reqs, callees, numbers, strict=True):
+                base, found = facts_at[req.at]
+                facts = base if number is None else found.get(number, base)
+                decision = decide(req, facts, callee=callee, law=self.law)
+                decisions.append(decision)
+                entries.append(self._entry(req.to_json(), req, facts, decision))
+            self.store.append_audit_many(entries)
+        except StoreUnavailable as exc:
+            return [unavailable(req, str(exc) or None) for req in reqs]
+        return decisions
+
+    def check_atomically(
+        self, req: ContactRequest, *, reserve: bool, idempotency_key: str | None = None
+    ) -> tuple[Decision | None, Answered]:
+        """A check whose facts, decision, reserved attempt (when allowed and `reserve`) and audit entry
+        are one transaction (`Store.check_atomically`). The decision is None when the answer is a
+        replay of the first one given to `idempotency_key`. StoreUnavailable reaches the caller."""
+        callee = parse(req.to)
+        e164 = callee.e164 if callee.type is not NumberType.INVALID else None
+        request = {**req.to_json(), "reserve": reserve, "idempotency_key": idempotency_key}
+        fingerprint = hashlib.sha256(canonical_json({**request, "org": self.org}).encode()).hexdigest()
+        made: list[Decision] = []
+
+        def judge(facts: Facts) -> Judged:
+            decision = decide(req, facts, callee=callee, law=self.law)
+            made.append(decision)
+            return Judged(decision.allowed, decision.to_json(), self._entry(request, req, facts, decision))
+
+        answered = self.store.check_atomically(
+            self.org_id(),
+            e164,
+            at=req.at,
+            channel=req.channel.value,
+            reserve=reserve,
+            idempotency_key=idempotency_key,
+            request_sha256=fingerprint,
+            judge=judge,
+        )
+        return (made[0] if made and not answered.replayed else None), answered

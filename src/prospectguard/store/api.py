@@ -6,20 +6,25 @@ in UTC. Database outages surface as `StoreUnavailable` so that callers fail clos
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from prospectguard.model import Facts, OrgSettings
 from prospectguard.store import audit, evidence, migrate
-from prospectguard.store.audit import AuditReport
+from prospectguard.store.audit import AuditReport, Entry
 from prospectguard.store.connect import DEFAULT_URL, create_store_engine, read_tx, write_tx
 from prospectguard.store.evidence import (
     ADDABLE_OPPOSITION_SOURCES,
+    RESERVED,
     check_attempt,
     check_caller_number,
     check_choice,
@@ -33,6 +38,44 @@ from prospectguard.store.facts import (
     read_org_settings,
 )
 from prospectguard.store.types import require_aware
+
+KEY_PREFIX = "pg_"
+
+
+class ApiKey(NamedTuple):
+    """A live API key: the organisation it acts for and its scopes."""
+
+    org_id: int
+    org: str
+    scopes: frozenset[str]
+
+
+class Judged(NamedTuple):
+    """What a check decided, for `Store.check_atomically`: the answer and its audit entry."""
+
+    allowed: bool
+    answer: dict[str, Any]
+    audit: Entry
+
+
+class Answered(NamedTuple):
+    answer: dict[str, Any]
+    attempt_id: int | None
+    replayed: bool  # the first answer given to this idempotency key, returned again
+
+
+class IdempotencyConflict(ValueError):
+    """An idempotency key reused for a different request."""
+
+
+def key_sha256(key: str) -> str:
+    """API keys are 32 random bytes: a plain sha256 is enough (no dictionary to guess from)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _number_lock(org_id: int, e164: str) -> int:
+    """The PostgreSQL advisory lock of one (organisation, number): checks of that number queue on it."""
+    return int.from_bytes(hashlib.sha256(f"{org_id}:{e164}".encode()).digest()[:8], "big", signed=True)
 
 
 class Store:
@@ -61,6 +104,11 @@ class Store:
     def upgrade(self) -> None:
         """Migrate to the head revision (idempotent; one read when already there)."""
         migrate.upgrade(self._engine)
+
+    def ping(self) -> None:
+        """One round trip to the database; StoreUnavailable when it does not answer."""
+        with read_tx(self._engine) as conn:
+            conn.execute(select(1))
 
     def close(self) -> None:
         self._engine.dispose()
@@ -147,8 +195,9 @@ class Store:
         proof_bytes: bytes | None = None,
         slot_start: datetime | None = None,
         slot_end: datetime | None = None,
+        proof_sha256: str | None = None,
     ) -> int:
-        """Record a consent and the sha256 of its proof (exactly one of proof_text, proof_bytes).
+        """Record a consent and the sha256 of its proof (exactly one of proof_text, proof_bytes, proof_sha256).
 
         The proof file's bytes are not kept here, only its name and hash: the hash proves the file
         kept elsewhere is the one shown at collection (A3).
@@ -167,6 +216,7 @@ class Store:
                 proof_bytes=proof_bytes,
                 slot_start=slot_start,
                 slot_end=slot_end,
+                proof_sha256=proof_sha256,
             )
 
     def withdraw_consent(self, org_id: int, e164: str, *, at: datetime, source: str) -> int:
@@ -188,6 +238,11 @@ class Store:
         """Lift an opposition (the person asked for it): a new event, the old one stays on record."""
         with write_tx(self._engine) as conn:
             return evidence.insert_opposition(conn, org_id, e164, at=at, active=False, source="removal")
+
+    def oppositions(self, org_id: int, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """The organisation's opposition events (added and removed) with id > `after`, by id."""
+        with read_tx(self._engine) as conn:
+            return evidence.list_oppositions(conn, org_id, after=after, limit=limit)
 
     def import_oppositions(self, org_id: int, e164s: Iterable[str], *, at: datetime, source: str = "import") -> int:
         """Bulk-add oppositions in one transaction (all or nothing); returns the number of rows."""
@@ -247,6 +302,109 @@ class Store:
                     raise
         raise AssertionError("unreachable")
 
+    def report_outcome(self, org_id: int, attempt_id: int, outcome: str) -> None:
+        """The outcome of an attempt reserved by a check (once; again with the same outcome is a no-op).
+
+        KeyError: no such reserved attempt for this organisation; ValueError: it already has another."""
+        with write_tx(self._engine) as conn:
+            row = evidence.reserved_attempt(conn, org_id, attempt_id)
+            if row is None or row.outcome != RESERVED:
+                raise KeyError(f"no reserved attempt {attempt_id}")
+            if row.reported is not None:
+                if row.reported != outcome:
+                    raise ValueError(f"attempt {attempt_id} already has the outcome {row.reported!r}")
+                return
+            evidence.insert_attempt_outcome(conn, org_id, attempt_id, outcome)
+
+    # --- checks in one step: facts, decision, attempt, audit -----------------------------------------
+
+    def check_atomically(
+        self,
+        org_id: int,
+        e164: str | None,
+        *,
+        at: datetime,
+        channel: str,
+        reserve: bool,
+        idempotency_key: str | None,
+        request_sha256: str,
+        judge: Callable[[Facts], Judged],
+    ) -> Answered:
+        """Read the facts, judge, record the attempt when allowed and `reserve`, and append the audit
+        entry, in one write transaction: two checks of the same number never both see the count
+        before the other's attempt (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock per number).
+
+        With `idempotency_key`, the first answer is kept and returned again to a retry of the same
+        request (IdempotencyConflict for a different one), without judging or counting again.
+        """
+        at = require_aware(at, "at")
+        for attempt in range(2):  # a concurrent first use of the same key: read its answer instead
+            try:
+                with write_tx(self._engine) as conn:
+                    if conn.dialect.name == "postgresql" and e164 is not None:
+                        conn.execute(select(func.pg_advisory_xact_lock(_number_lock(org_id, e164))))
+                    if idempotency_key is not None:
+                        found = evidence.find_check_answer(conn, org_id, idempotency_key)
+                        if found is not None:
+                            if found.request_sha256 != request_sha256:
+                                raise IdempotencyConflict(
+                                    f"idempotency key {idempotency_key!r} was used for a different request"
+                                )
+                            return Answered(json.loads(found.answer), found.attempt_id, True)
+                    if e164 is None:  # short numbers: the organisation's facts, no history
+                        facts = read_facts_many(conn, org_id, [], at)[0]
+                    else:
+                        facts = read_facts(conn, org_id, check_e164(e164), at)
+                    judged = judge(facts)
+                    attempt_id = None
+                    if judged.allowed and reserve and e164 is not None:
+                        attempt_id = evidence.insert_reserved_attempt(conn, org_id, e164, at=at, channel=channel)
+                    if idempotency_key is not None:
+                        evidence.insert_check_answer(
+                            conn,
+                            org_id,
+                            idempotency_key,
+                            request_sha256=request_sha256,
+                            answer=json.dumps(judged.answer, ensure_ascii=False),
+                            attempt_id=attempt_id,
+                        )
+                    audit.append_in(conn, [judged.audit])
+                    return Answered(judged.answer, attempt_id, False)
+            except IntegrityError:
+                if idempotency_key is None or attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    # --- API keys ----------------------------------------------------------------------------------
+
+    def create_key(self, org_id: int, scopes: Iterable[str], label: str | None = None) -> str:
+        """A new API key for the organisation; the key is returned once and only its hash is kept."""
+        prefix = secrets.token_hex(4)
+        key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+        with write_tx(self._engine) as conn:
+            evidence.insert_api_key(
+                conn, org_id, prefix=prefix, key_sha256=key_sha256(key), scopes=list(scopes), label=label
+            )
+        return key
+
+    def api_key(self, key: str) -> ApiKey | None:
+        """The live key `key` (None when unknown or revoked)."""
+        with read_tx(self._engine) as conn:
+            row = evidence.find_api_key(conn, key_sha256(key))
+        if row is None or row.revoked_at is not None:
+            return None
+        return ApiKey(row.org_id, row.org, frozenset(row.scopes))
+
+    def revoke_key(self, prefix: str, *, at: datetime, org_id: int | None = None) -> int:
+        """Revoke the keys shown as `prefix` (a key's first characters after "pg_"); returns how many."""
+        prefix = prefix.removeprefix(KEY_PREFIX).split("_")[0]
+        with write_tx(self._engine) as conn:
+            return evidence.revoke_api_key(conn, prefix, at, org_id)
+
+    def keys(self, org_id: int) -> list[dict[str, Any]]:
+        with read_tx(self._engine) as conn:
+            return evidence.list_api_keys(conn, org_id)
+
     # --- Bloctel -----------------------------------------------------------------------------------
 
     def import_bloctel(self, org_id: int, e164s: Iterable[str], *, as_of: date, file_sha256: str) -> int:
@@ -300,5 +458,11 @@ class Store:
     def verify_audit(self, anchor: str | None = None) -> AuditReport:
         return audit.verify(self._engine, anchor)
 
-    def audit_entries(self, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-        return audit.entries(self._engine, offset, limit)
+    def append_audit_many(self, entries: Sequence[Entry]) -> list[int]:
+        """Append several decisions in one transaction (one commit); returns their seqs."""
+        return audit.append_many(self._engine, entries)
+
+    def audit_entries(
+        self, offset: int = 0, limit: int = 100, org: str | None = None, after: int | None = None
+    ) -> list[dict[str, Any]]:
+        return audit.entries(self._engine, offset, limit, org, after)

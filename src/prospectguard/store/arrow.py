@@ -30,7 +30,11 @@ QUERIES = {
     "withdrawals": "SELECT e164, at, id FROM consent_withdrawals WHERE {org_id} = {org}",
     "oppositions": "SELECT e164, at, active, id FROM opposition_events WHERE {org_id} = {org}",
     "contracts": "SELECT e164 FROM contracts WHERE {org_id} = {org}",
-    "attempts": "SELECT e164, at, channel, outcome, id FROM attempts WHERE {org_id} = {org}",
+    "attempts": (
+        "SELECT e164, at, channel, COALESCE(attempt_outcomes.outcome, attempts.outcome) AS outcome, id"
+        " FROM attempts LEFT JOIN attempt_outcomes ON attempt_outcomes.attempt_id = attempts.id"
+        " WHERE {org_id} = {org}"
+    ),
     "bloctel": "SELECT e164 FROM bloctel_numbers WHERE snapshot_id = {snapshot}",
 }
 INSTANTS = ("at", "expires_at")

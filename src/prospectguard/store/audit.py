@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from prospectguard.store.connect import read_tx, write_tx
@@ -71,6 +71,94 @@ def entry_hash(
     return hashlib.sha256((prev_hash + canonical_json(entry)).encode("utf-8")).hexdigest()
 
 
+def text_hash(prev_hash: str, *, seq: int, at: datetime, org: str, law_date: date, texts: Mapping[str, str]) -> str:
+    """`entry_hash` from the canonical texts of request, facts and decision, without parsing them
+    back: `canonical_json` of the entry, spelled out key by key in sorted order (a test holds the
+    two equal). Appending many decisions is mostly this."""
+    head = json.dumps(require_aware(at, "at").isoformat())
+    name = json.dumps(org, ensure_ascii=False)
+    text = (
+        f'{{"at":{head},"decision":{texts["decision"]},"facts":{texts["facts"]},'
+        f'"law_date":"{law_date.isoformat()}","org":{name},"request":{texts["request"]},"seq":{int(seq)}}}'
+    )
+    return hashlib.sha256((prev_hash + text).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One decision to append, its JSON already canonical. Mapping keys must be strings (every
+    `to_json` of ours gives them): canonical JSON then reads back as the same text, so the hash
+    made from the text at append is the one `verify` makes from what it reads."""
+
+    at: datetime
+    org: str
+    law_date: date
+    texts: dict[str, str]  # request, facts, decision: canonical JSON, which reads back as itself
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        at: datetime,
+        org: str,
+        request: Mapping[str, Any],
+        facts: Mapping[str, Any],
+        decision: Mapping[str, Any],
+        law_date: date,
+    ) -> Entry:
+        at = require_aware(at, "at")
+        if isinstance(law_date, datetime) or not isinstance(law_date, date):
+            raise ValueError("law_date must be a date")
+        texts = {
+            "request": canonical_json(request),
+            "facts": canonical_json(facts),
+            "decision": canonical_json(decision),
+        }
+        return cls(at, org, law_date, texts)
+
+
+def append_in(conn: Connection, entries: Sequence[Entry]) -> list[int]:
+    """Append entries inside the caller's write transaction (so that they commit with what it wrote);
+    returns their seqs. Appenders are serialised: the PostgreSQL advisory lock is held to commit."""
+    if not entries:
+        return []
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_PG_AUDIT_LOCK)))
+    last = conn.execute(select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)).first()
+    seq, prev_hash = (0, GENESIS_HASH) if last is None else (last.seq, last.hash)
+    rows, seqs = [], []
+    for entry in entries:
+        seq += 1
+        digest = text_hash(prev_hash, seq=seq, at=entry.at, org=entry.org, law_date=entry.law_date, texts=entry.texts)
+        rows.append(
+            {
+                "seq": seq,
+                "at": entry.at,
+                "org": entry.org,
+                "law_date": entry.law_date,
+                "prev_hash": prev_hash,
+                "hash": digest,
+                **entry.texts,
+            }
+        )
+        seqs.append(seq)
+        prev_hash = digest
+    conn.execute(audit_log.insert(), rows)
+    return seqs
+
+
+def append_many(engine: Engine, entries: Sequence[Entry]) -> list[int]:
+    """Append entries in one transaction (one commit for many decisions); returns their seqs."""
+    for attempt in range(_MAX_TRIES):
+        try:
+            with write_tx(engine) as conn:
+                return append_in(conn, entries)
+        except IntegrityError:  # another appender took this seq (e.g. one that skips the lock)
+            if attempt == _MAX_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def append(
     engine: Engine,
     *,
@@ -82,36 +170,8 @@ def append(
     law_date: date,
 ) -> int:
     """Append one entry and return its seq."""
-    at = require_aware(at, "at")
-    if isinstance(law_date, datetime) or not isinstance(law_date, date):
-        raise ValueError("law_date must be a date")
-    texts = {
-        "request": canonical_json(request),
-        "facts": canonical_json(facts),
-        "decision": canonical_json(decision),
-    }
-    # Hash what will be read back: the JSON round trip (e.g. tuples become lists) must not break verify.
-    parsed = {key: json.loads(text) for key, text in texts.items()}
-    for attempt in range(_MAX_TRIES):
-        try:
-            with write_tx(engine) as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.execute(select(func.pg_advisory_xact_lock(_PG_AUDIT_LOCK)))
-                last = conn.execute(
-                    select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-                ).first()
-                seq, prev_hash = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.hash)
-                digest = entry_hash(prev_hash, seq=seq, at=at, org=org, law_date=law_date, **parsed)
-                conn.execute(
-                    audit_log.insert().values(
-                        seq=seq, at=at, org=org, law_date=law_date, prev_hash=prev_hash, hash=digest, **texts
-                    )
-                )
-            return seq
-        except IntegrityError:  # another appender took this seq (e.g. one that skips the lock)
-            if attempt == _MAX_TRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+    entry = Entry.of(at=at, org=org, request=request, facts=facts, decision=decision, law_date=law_date)
+    return append_many(engine, [entry])[0]
 
 
 def verify(engine: Engine, anchor: str | None = None) -> AuditReport:
@@ -159,11 +219,19 @@ def verify(engine: Engine, anchor: str | None = None) -> AuditReport:
     return AuditReport(True, checked, head=head, anchor_found=found)
 
 
-def entries(engine: Engine, offset: int, limit: int) -> list[dict[str, Any]]:
+def entries(
+    engine: Engine, offset: int, limit: int, org: str | None = None, after: int | None = None
+) -> list[dict[str, Any]]:
+    """Entries in seq order; `org`: that organisation's only; `after`: those past that seq (paging)."""
     if offset < 0 or limit < 0:
         raise ValueError("offset and limit must be >= 0")
+    query = select(audit_log)
+    if org is not None:
+        query = query.where(audit_log.c.org == org)
+    if after is not None:
+        query = query.where(audit_log.c.seq > after)
     with read_tx(engine) as conn:
-        rows = conn.execute(select(audit_log).order_by(audit_log.c.seq).offset(offset).limit(limit))
+        rows = conn.execute(query.order_by(audit_log.c.seq).offset(offset).limit(limit))
         return [
             {
                 "seq": row.seq,

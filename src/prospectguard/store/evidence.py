@@ -21,9 +21,12 @@ from prospectguard.model import Channel, Outcome
 from prospectguard.store.schema import (
     CONSENT_CHANNELS,
     OPPOSITION_SOURCES,
+    api_keys,
+    attempt_outcomes,
     attempts,
     bloctel_numbers,
     bloctel_snapshots,
+    check_answers,
     consent_withdrawals,
     consents,
     contracts,
@@ -40,6 +43,10 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 ATTEMPT_CHANNELS = tuple(c.value for c in Channel)
 OUTCOMES = tuple(o.value for o in Outcome)
 ADDABLE_OPPOSITION_SOURCES = tuple(s for s in OPPOSITION_SOURCES if s != "removal")
+# The outcome of an attempt reserved by a check, until its real outcome is reported. It counts toward
+# the frequency cap (B3 counts every attempt, unanswered included) like any other.
+RESERVED = "reserved"
+API_SCOPES = ("check", "write", "admin")
 
 
 # --- validation: the doors validate too, but the evidence must be clean whoever writes it ---------
@@ -142,13 +149,17 @@ def insert_consent(
     proof_bytes: bytes | None,
     slot_start: datetime | None,
     slot_end: datetime | None,
+    proof_sha256: str | None = None,
 ) -> int:
-    if (proof_text is None) == (proof_bytes is None):
-        raise ValueError("give exactly one of proof_text and proof_bytes")
+    """`proof_sha256`: the hash of a proof file kept elsewhere, when its bytes are not at hand."""
+    if sum(p is not None for p in (proof_text, proof_bytes, proof_sha256)) != 1:
+        raise ValueError("give exactly one of proof_text, proof_bytes and proof_sha256")
     if proof_text is not None and proof_file_name is not None:
-        raise ValueError("proof_file_name goes with proof_bytes, not proof_text")
+        raise ValueError("proof_file_name goes with a proof file, not proof_text")
+    if proof_sha256 is not None and not _SHA256.fullmatch(proof_sha256):
+        raise ValueError("proof_sha256 must be 64 lowercase hex digits")
     proof = proof_text.encode("utf-8") if proof_text is not None else proof_bytes
-    assert proof is not None
+    digest = proof_sha256 if proof is None else hashlib.sha256(proof).hexdigest()
     slot_start = optional_instant(slot_start, "slot_start")
     slot_end = optional_instant(slot_end, "slot_end")
     if slot_end is not None and (slot_start is None or slot_end <= slot_start):
@@ -163,7 +174,7 @@ def insert_consent(
             method=check_text(method, "method"),
             proof_text=proof_text,
             proof_file_name=proof_file_name,
-            proof_sha256=hashlib.sha256(proof).hexdigest(),
+            proof_sha256=digest,
             slot_start=slot_start,
             slot_end=slot_end,
         )
@@ -197,6 +208,26 @@ def insert_opposition(conn: Connection, org_id: int, e164: str, *, at: datetime,
         )
     )
     return _new_id(result)
+
+
+def list_oppositions(conn: Connection, org_id: int, *, after: int, limit: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(opposition_events)
+        .where(opposition_events.c.org_id == org_id, opposition_events.c.id > after)
+        .order_by(opposition_events.c.id)
+        .limit(limit)
+    )
+    return [
+        {
+            "id": r.id,
+            "e164": r.e164,
+            "at": r.at.isoformat(),
+            "active": bool(r.active),
+            "source": r.source,
+            "recorded_at": r.recorded_at.isoformat(),
+        }
+        for r in rows
+    ]
 
 
 def insert_oppositions(conn: Connection, org_id: int, e164s: Iterable[str], *, at: datetime, source: str) -> int:
@@ -266,6 +297,129 @@ def insert_attempt(
         insert_opposition(conn, org_id, e164, at=at, active=True, source="call_objection")
         insert_withdrawal(conn, org_id, e164, at=at, source="call_objection")
     return _new_id(result)
+
+
+def insert_reserved_attempt(conn: Connection, org_id: int, e164: str, *, at: datetime, channel: str) -> int:
+    """The attempt a check allowed and reserved: it counts from now on; its outcome comes later."""
+    result = conn.execute(
+        attempts.insert().values(
+            org_id=org_id,
+            e164=check_e164(e164),
+            at=require_aware(at, "at"),
+            channel=check_choice(channel, ATTEMPT_CHANNELS, "channel"),
+            outcome=RESERVED,
+            idempotency_key=None,
+        )
+    )
+    return _new_id(result)
+
+
+def reserved_attempt(conn: Connection, org_id: int, attempt_id: int) -> Any:
+    """The organisation's attempt `attempt_id` with its reported outcome (None while none), or None."""
+    return conn.execute(
+        select(
+            attempts.c.id,
+            attempts.c.e164,
+            attempts.c.at,
+            attempts.c.channel,
+            attempts.c.outcome,
+            attempt_outcomes.c.outcome.label("reported"),
+        )
+        .select_from(attempts.outerjoin(attempt_outcomes, attempt_outcomes.c.attempt_id == attempts.c.id))
+        .where(attempts.c.org_id == org_id, attempts.c.id == attempt_id)
+    ).first()
+
+
+def insert_attempt_outcome(conn: Connection, org_id: int, attempt_id: int, outcome: str) -> None:
+    """The outcome of a reserved attempt; `opposed` (A13, G3) also records the opposition and withdraws
+    consent, at the attempt's instant."""
+    outcome = check_choice(outcome, OUTCOMES, "outcome")
+    row = reserved_attempt(conn, org_id, attempt_id)
+    if row is None or row.outcome != RESERVED:
+        raise KeyError(f"no reserved attempt {attempt_id}")
+    conn.execute(attempt_outcomes.insert().values(attempt_id=attempt_id, outcome=outcome))
+    if outcome == Outcome.OPPOSED.value:
+        insert_opposition(conn, org_id, row.e164, at=row.at, active=True, source="call_objection")
+        insert_withdrawal(conn, org_id, row.e164, at=row.at, source="call_objection")
+
+
+def find_check_answer(conn: Connection, org_id: int, idempotency_key: str) -> Any:
+    return conn.execute(
+        select(check_answers).where(
+            check_answers.c.org_id == org_id, check_answers.c.idempotency_key == idempotency_key
+        )
+    ).first()
+
+
+def insert_check_answer(
+    conn: Connection, org_id: int, idempotency_key: str, *, request_sha256: str, answer: str, attempt_id: int | None
+) -> None:
+    conn.execute(
+        check_answers.insert().values(
+            org_id=org_id,
+            idempotency_key=check_text(idempotency_key, "idempotency_key"),
+            request_sha256=request_sha256,
+            answer=answer,
+            attempt_id=attempt_id,
+        )
+    )
+
+
+# --- API keys ------------------------------------------------------------------------------------
+
+
+def insert_api_key(
+    conn: Connection, org_id: int, *, prefix: str, key_sha256: str, scopes: Iterable[str], label: str | None
+) -> int:
+    chosen = sorted({check_choice(s, API_SCOPES, "scope") for s in scopes})
+    if not chosen:
+        raise ValueError(f"a key needs at least one scope: {', '.join(API_SCOPES)}")
+    result = conn.execute(
+        api_keys.insert().values(org_id=org_id, prefix=prefix, key_sha256=key_sha256, scopes=chosen, label=label)
+    )
+    return _new_id(result)
+
+
+def find_api_key(conn: Connection, key_sha256: str) -> Any:
+    """The key row joined with its organisation's name, revoked or not."""
+    return conn.execute(
+        select(
+            api_keys.c.id,
+            api_keys.c.org_id,
+            api_keys.c.scopes,
+            api_keys.c.revoked_at,
+            organisations.c.name.label("org"),
+        )
+        .select_from(api_keys.join(organisations, organisations.c.id == api_keys.c.org_id))
+        .where(api_keys.c.key_sha256 == key_sha256)
+    ).first()
+
+
+def revoke_api_key(conn: Connection, prefix: str, at: datetime, org_id: int | None = None) -> int:
+    """Revoke the live keys whose prefix is `prefix` (of `org_id` when given); returns how many."""
+    where = (api_keys.c.prefix == prefix) & api_keys.c.revoked_at.is_(None)
+    if org_id is not None:
+        where &= api_keys.c.org_id == org_id
+    result = conn.execute(api_keys.update().where(where).values(revoked_at=require_aware(at, "at")))
+    return int(result.rowcount or 0)
+
+
+def list_api_keys(conn: Connection, org_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(api_keys.c.prefix, api_keys.c.scopes, api_keys.c.label, api_keys.c.recorded_at, api_keys.c.revoked_at)
+        .where(api_keys.c.org_id == org_id)
+        .order_by(api_keys.c.id)
+    )
+    return [
+        {
+            "prefix": r.prefix,
+            "scopes": list(r.scopes),
+            "label": r.label,
+            "created_at": r.recorded_at.isoformat(),
+            "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+        }
+        for r in rows
+    ]
 
 
 # --- Bloctel -------------------------------------------------------------------------------------

@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Boolean, Date, Integer, String, bindparam, func, literal, null, select, union_all
 from sqlalchemy.engine import Connection
 
 from prospectguard.model import Attempt, BloctelFacts, Consent, Contract, Facts, OppositionEvent, OrgSettings
 from prospectguard.store.schema import (
+    attempt_outcomes,
     attempts,
     bloctel_numbers,
     bloctel_snapshots,
@@ -27,30 +28,36 @@ from prospectguard.store.schema import (
     org_settings,
     organisations,
 )
+from prospectguard.store.types import UTCDateTime
 
 # Wider than any rule's look-back (B3: 30 days, B4: 60 days), so the engine never misses one.
 ATTEMPT_WINDOW = timedelta(days=90)
 # Bloctel snapshots carry French calendar dates: the same instant must pick the same snapshot however
 # its offset is written (UTC "Z" or +02:00).
 BLOCTEL_ZONE = ZoneInfo("Europe/Paris")
+# A reserved attempt's outcome is reported later, in a row of its own; until then it is "reserved".
+ATTEMPT_OUTCOME = func.coalesce(attempt_outcomes.c.outcome, attempts.c.outcome).label("outcome")
+
+
+_ORG_SETTINGS = (
+    select(
+        organisations.c.name,
+        org_settings.c.id.label("settings_id"),
+        org_settings.c.caller_numbers,
+        org_settings.c.sms_senders,
+        org_settings.c.policies_off,
+    )
+    .select_from(organisations)
+    .outerjoin(org_settings, org_settings.c.org_id == organisations.c.id)
+    .where(organisations.c.id == bindparam("org_id", type_=Integer))
+    .order_by(org_settings.c.id.desc())
+    .limit(1)
+)
 
 
 def read_org_settings(conn: Connection, org_id: int) -> OrgSettings:
     """The latest settings row (highest id); defaults when never set; KeyError for an unknown org."""
-    row = conn.execute(
-        select(
-            organisations.c.name,
-            org_settings.c.id.label("settings_id"),
-            org_settings.c.caller_numbers,
-            org_settings.c.sms_senders,
-            org_settings.c.policies_off,
-        )
-        .select_from(organisations)
-        .outerjoin(org_settings, org_settings.c.org_id == organisations.c.id)
-        .where(organisations.c.id == org_id)
-        .order_by(org_settings.c.id.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_ORG_SETTINGS, {"org_id": org_id}).first()
     if row is None:
         raise KeyError(f"no organisation with id {org_id}")
     if row.settings_id is None:
@@ -76,9 +83,145 @@ def snapshot_in_force(org_id: int, at: datetime) -> Any:
     )
 
 
+def _one_number_history() -> Any:
+    """Every history row of one (organisation, number) in one statement, built once: the service
+    reads one number per check, and building a statement costs more than running it on SQLite.
+    Columns: kind, id, four instants (a, b, c, d), two texts, one flag; the first
+    SELECT gives the column types, so that every instant comes back as an aware UTC datetime."""
+    org, number = bindparam("org_id", type_=Integer), bindparam("e164", type_=String)
+    day = bindparam("bloctel_day", type_=Date)
+
+    def mine(table: Any) -> Any:
+        return (table.c.org_id == org) & (table.c.e164 == number)
+
+    none_at, none_text, none_flag = (null().cast(UTCDateTime()), null().cast(String()), null().cast(Boolean()))
+    snapshot = (
+        select(bloctel_snapshots.c.id)
+        .where(bloctel_snapshots.c.org_id == org, bloctel_snapshots.c.as_of <= day)
+        .order_by(bloctel_snapshots.c.as_of.desc(), bloctel_snapshots.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return union_all(
+        select(
+            literal("consent", String).label("kind"),
+            consents.c.id,
+            consents.c.collected_at.label("a"),
+            consents.c.expires_at.label("b"),
+            consents.c.slot_start.label("c"),
+            consents.c.slot_end.label("d"),
+            consents.c.channel.label("text_a"),
+            none_text.label("text_b"),
+            (consents.c.proof_sha256 != "").label("flag"),
+        ).where(mine(consents)),
+        select(
+            literal("withdrawal", String),
+            consent_withdrawals.c.id,
+            consent_withdrawals.c.at,
+            none_at,
+            none_at,
+            none_at,
+            none_text,
+            none_text,
+            none_flag,
+        ).where(mine(consent_withdrawals)),
+        select(
+            literal("opposition", String),
+            opposition_events.c.id,
+            opposition_events.c.at,
+            none_at,
+            none_at,
+            none_at,
+            none_text,
+            none_text,
+            opposition_events.c.active,
+        ).where(mine(opposition_events)),
+        select(
+            literal("contract", String),
+            contracts.c.id,
+            contracts.c.start,
+            contracts.c.end,
+            none_at,
+            none_at,
+            none_text,
+            none_text,
+            none_flag,
+        ).where(mine(contracts)),
+        select(
+            literal("attempt", String),
+            attempts.c.id,
+            attempts.c.at,
+            none_at,
+            none_at,
+            none_at,
+            attempts.c.channel,
+            ATTEMPT_OUTCOME,
+            none_flag,
+        )
+        .select_from(attempts.outerjoin(attempt_outcomes, attempt_outcomes.c.attempt_id == attempts.c.id))
+        .where(mine(attempts), attempts.c.at > bindparam("since", type_=UTCDateTime())),
+        select(
+            literal("bloctel", String),
+            bloctel_numbers.c.snapshot_id,
+            none_at,
+            none_at,
+            none_at,
+            none_at,
+            none_text,
+            none_text,
+            none_flag,
+        ).where(bloctel_numbers.c.snapshot_id == snapshot, bloctel_numbers.c.e164 == number),
+    )
+
+
+_ONE_NUMBER = _one_number_history()
+_SNAPSHOT = (
+    select(bloctel_snapshots.c.id, bloctel_snapshots.c.as_of)
+    .where(
+        bloctel_snapshots.c.org_id == bindparam("org_id", type_=Integer),
+        bloctel_snapshots.c.as_of <= bindparam("bloctel_day", type_=Date),
+    )
+    .order_by(bloctel_snapshots.c.as_of.desc(), bloctel_snapshots.c.id.desc())
+    .limit(1)
+)
+
+
 def read_facts(conn: Connection, org_id: int, e164: str, at: datetime) -> Facts:
-    base, found = read_facts_many(conn, org_id, [e164], at)
-    return found.get(e164, base)
+    """What `read_facts_many` gives for one number (a test holds them equal), in three statements
+    built once: the settings, the Bloctel snapshot in force, and the number's whole history."""
+    org = read_org_settings(conn, org_id)
+    params = {"org_id": org_id, "e164": e164, "bloctel_day": at.astimezone(BLOCTEL_ZONE).date()}
+    snapshot = conn.execute(_SNAPSHOT, params).first()
+    unlisted = BloctelFacts(as_of=None) if snapshot is None else BloctelFacts(as_of=snapshot.as_of, listed=False)
+    found: dict[str, list[Any]] = {}
+    for r in conn.execute(_ONE_NUMBER, {**params, "since": at - ATTEMPT_WINDOW}):
+        found.setdefault(r.kind, []).append(r)
+    if not found:
+        return Facts(org=org, bloctel=unlisted)
+
+    def rows(kind: str) -> list[Any]:
+        return sorted(found.get(kind, ()), key=lambda r: (r.a, r.id))  # the order read_facts_many gives
+
+    return Facts(
+        org=org,
+        consents=tuple(
+            Consent(
+                collected_at=r.a,
+                channel=r.text_a,
+                expires_at=r.b,
+                has_proof=bool(r.flag),
+                slot_start=r.c,
+                slot_end=r.d,
+                id=r.id,
+            )
+            for r in rows("consent")
+        ),
+        withdrawals=tuple(r.a for r in rows("withdrawal")),
+        oppositions=tuple(OppositionEvent(at=r.a, active=bool(r.flag)) for r in rows("opposition")),
+        contracts=tuple(Contract(start=r.a, end=r.b, id=r.id) for r in rows("contract")),
+        attempts=tuple(Attempt(at=r.a, channel=r.text_a, outcome=r.text_b) for r in rows("attempt")),
+        bloctel=unlisted if "bloctel" not in found or snapshot is None else BloctelFacts(snapshot.as_of, listed=True),
+    )
 
 
 # Numbers per IN list: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
@@ -158,7 +301,8 @@ def read_facts_many(
         ):
             add(r.e164, "contracts", Contract(start=r.start, end=r.end, id=r.id))
         for r in conn.execute(
-            select(attempts.c.e164, attempts.c.at, attempts.c.channel, attempts.c.outcome)
+            select(attempts.c.e164, attempts.c.at, attempts.c.channel, ATTEMPT_OUTCOME)
+            .select_from(attempts.outerjoin(attempt_outcomes, attempt_outcomes.c.attempt_id == attempts.c.id))
             .where(of_numbers(attempts), attempts.c.at > at - ATTEMPT_WINDOW)
             .order_by(attempts.c.at, attempts.c.id)
         ):

@@ -186,6 +186,47 @@ attempts = Table(
     Index(None, "org_id", "e164", "at"),
 )
 
+# The outcome of a reserved attempt (`POST /v1/check` with `reserve`), reported once the call ends:
+# a row of its own, so that the attempt row (written when the check allowed it) is never changed.
+attempt_outcomes = Table(
+    "attempt_outcomes",
+    metadata,
+    Column("attempt_id", Integer, ForeignKey("attempts.id"), primary_key=True),
+    Column("outcome", String(16), nullable=False),
+    _recorded_at(),
+)
+
+# The first answer to a check made with an idempotency key (e.g. the SIP Call-ID): a retry gets it
+# back, and a reserved attempt is not counted twice. `request_sha256` tells a retry from a reuse.
+check_answers = Table(
+    "check_answers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _org_id(),
+    Column("idempotency_key", String, nullable=False),
+    Column("request_sha256", String(SHA256_LENGTH), nullable=False),
+    Column("answer", Text, nullable=False),  # JSON, as returned
+    Column("attempt_id", Integer, ForeignKey("attempts.id"), nullable=True),
+    _recorded_at(),
+    UniqueConstraint("org_id", "idempotency_key"),
+)
+
+# API keys: only their sha256 is kept (the key itself is shown once, at creation). A key belongs to
+# one organisation and carries scopes; revoking sets `revoked_at`, the row stays as evidence.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _org_id(),
+    Column("prefix", String(16), nullable=False),  # shown in listings, to tell keys apart
+    Column("key_sha256", String(SHA256_LENGTH), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("label", String, nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    _recorded_at(),
+    UniqueConstraint("key_sha256"),
+)
+
 # The decision trail: a hash chain, seq contiguous from 1 (see audit.py).
 audit_log = Table(
     "audit_log",

@@ -1,0 +1,547 @@
+"""The gate as an HTTP service (FastAPI): one decision per request, about a millisecond each.
+
+Every request but /healthz and /metrics carries an API key (`Authorization: Bearer pg_...`). A key
+belongs to one organisation: every read and write is that organisation's, whatever the request
+names, so one tenant never sees or changes another's evidence. Scopes: `check` (checks, rules),
+`write` (evidence: attempts, consents, oppositions, contracts), `admin` (settings, audit trail;
+it grants the other two).
+
+Fail closed: when the store cannot be read or written, a check answers 503 with a `block` decision
+(STORE_UNAVAILABLE), never an allow. Handlers are plain functions run in Starlette's thread pool:
+the store is SQLAlchemy's synchronous Core.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from prospectguard import __version__
+from prospectguard.gate import Gate, unavailable
+from prospectguard.inputs import InputError, day, instant
+from prospectguard.law.listing import rules_in_force
+from prospectguard.model import Audience, Channel, ContactRequest, Sector
+from prospectguard.service import metrics
+from prospectguard.service.auditwriter import AuditWriter
+from prospectguard.service.schemas import (
+    AttemptOut,
+    AttemptRequest,
+    BatchOut,
+    BatchRequest,
+    CheckRequest,
+    ConsentRequest,
+    ContractRequest,
+    Count,
+    Created,
+    DecisionOut,
+    ErrorOut,
+    OppositionImport,
+    OppositionRequest,
+    OrgSettingsOut,
+    OrgSettingsRequest,
+    WithdrawRequest,
+)
+from prospectguard.store import Store, StoreUnavailable
+from prospectguard.store.api import ApiKey, IdempotencyConflict
+
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of 10,000 contacts is about 1 MB
+KEY_CACHE_SECONDS = 5.0  # a revoked key stops working within this delay in every process
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No API key, or an unknown or revoked one."},
+    403: {"model": ErrorOut, "description": "The key lacks the scope this endpoint needs."},
+    413: {"model": ErrorOut, "description": "The body is larger than 4 MB."},
+    422: {
+        "model": ErrorOut,
+        "description": "A field is missing or wrong: `detail` names it and says what is accepted.",
+    },
+}
+CHECK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    409: {"model": ErrorOut, "description": "The idempotency key was used for a different request."},
+    503: {"model": DecisionOut, "description": "The store is unreachable: a `block` decision (STORE_UNAVAILABLE)."},
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    503: {"model": ErrorOut, "description": "The store is unreachable: nothing was written."},
+}
+
+
+class BodyLimit:
+    """413 for a body over `limit` bytes, declared or streamed, before any handler reads it."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                await _too_large(scope, receive, send, self.limit)
+                return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(scope, receive, send, self.limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    response = JSONResponse({"detail": f"request body larger than {limit} bytes"}, status_code=413)
+    await response(scope, receive, send)
+
+
+class Keys:
+    """API keys checked against the store, remembered for a few seconds (one read per key, not per request)."""
+
+    def __init__(self, store: Store, ttl: float) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._seen: dict[str, tuple[ApiKey | None, float]] = {}
+
+    def get(self, key: str) -> ApiKey | None:
+        now = time.monotonic()
+        found = self._seen.get(key)
+        if found is not None and found[1] > now:
+            return found[0]
+        live = self.store.api_key(key)
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        self._seen[key] = (live, now + self.ttl)
+        return live
+
+
+class Denied(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `prospectguard key create --org ORG --scope check`")
+
+
+# When the store cannot be read, a check's key cannot be looked up either: the check still answers
+# with a decision (block, STORE_UNAVAILABLE, HTTP 503), never a bare error a dialer might misread.
+STORE_DOWN = ApiKey(-1, "", frozenset())
+
+
+def _caller(scope: str) -> Callable[..., ApiKey]:
+    def caller(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ) -> ApiKey:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Denied(401, "missing API key: send Authorization: Bearer <key>")
+        keys: Keys = request.app.state.keys
+        try:
+            found = keys.get(credentials.credentials)
+        except StoreUnavailable:
+            if scope == "check" and request.url.path.startswith("/v1/check"):
+                return STORE_DOWN
+            raise
+        if found is None:
+            raise Denied(401, "unknown or revoked API key")
+        if scope not in found.scopes and "admin" not in found.scopes:
+            raise Denied(403, f"this key lacks the {scope!r} scope")
+        return found
+
+    return caller
+
+
+CheckKey = Annotated[ApiKey, Depends(_caller("check"))]
+WriteKey = Annotated[ApiKey, Depends(_caller("write"))]
+AdminKey = Annotated[ApiKey, Depends(_caller("admin"))]
+
+
+def _request(body: CheckRequest, now: datetime) -> ContactRequest:
+    return ContactRequest(
+        to=body.to,
+        at=instant(body.at, "at") if body.at else now,
+        channel=Channel(body.channel),
+        caller=body.from_,
+        automated=body.automated,
+        audience=Audience(body.audience),
+        sector=Sector(body.sector),
+        about_contract=body.about_contract,
+        message=body.message,
+        postcode=body.postcode,
+        territory=body.territory,
+    )
+
+
+def _when(value: str | None) -> datetime:
+    return instant(value, "at") if value else datetime.now(UTC)
+
+
+def create_app(
+    store: Store | None = None, *, db: str | None = None, key_cache_seconds: float = KEY_CACHE_SECONDS
+) -> FastAPI:
+    """The service over `store` (or one opened from `db`, default $PROSPECTGUARD_DB). `uvicorn
+    --factory prospectguard.service.app:create_app` calls it with no argument in each worker."""
+    if store is None:
+        store = Store.open(db or os.environ.get("PROSPECTGUARD_DB", "sqlite:///prospectguard.db"))
+    writer = AuditWriter(store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        writer.close()
+
+    app = FastAPI(
+        title="prospectguard",
+        version=__version__,
+        summary="Compliance gate for telephone and SMS prospecting (démarchage) in France.",
+        description=(
+            "Before every call or SMS, `POST /v1/check` answers **allow** or **block**, with the rule, its legal "
+            "reference and the earliest instant the contact becomes allowed. Authenticate with "
+            "`Authorization: Bearer <API key>`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.keys = Keys(store, key_cache_seconds)
+    app.state.writer = writer
+
+    def gate(key: ApiKey) -> Gate:
+        return Gate(store, key.org, audit=writer, org_id=key.org_id)
+
+    @app.exception_handler(Denied)
+    async def denied(request: Request, exc: Denied) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = []
+        for error in exc.errors():
+            field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.get("loc", ()) if p != "body")
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, InputError):  # our own message: it names the field already
+                message = str(cause).removeprefix(f"{cause.field}: ")
+            else:
+                message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            detail.append({"field": field.lstrip(".") or "body", "message": message, "type": error.get("type")})
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body that is not JSON at all (e.g. not UTF-8): as malformed JSON
+            detail = [{"field": "body", "message": "the body is not valid UTF-8 JSON", "type": "json_invalid"}]
+            return JSONResponse({"detail": detail}, status_code=422)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette lists one route's methods; a path may have several routes
+            path = request.url.path
+            routes = [r for r in app.routes if isinstance(r, APIRoute) and r.path_regex.match(path)]
+            methods = {m for r in routes for m in r.methods or ()}
+            headers["Allow"] = ", ".join(sorted(methods))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(InputError)
+    async def bad_input(request: Request, exc: InputError) -> JSONResponse:
+        message = str(exc).removeprefix(f"{exc.field}: ")
+        return JSONResponse({"detail": [{"field": exc.field, "message": message}]}, status_code=422)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": f"store unavailable: {exc}"}, status_code=503)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        # A bug: a bare 500 without a traceback (a check never answers allow by accident).
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__}); please report it"}, status_code=500)
+
+    @app.exception_handler(IdempotencyConflict)
+    async def conflict(request: Request, exc: IdempotencyConflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    # --- checks --------------------------------------------------------------------------------
+
+    def decided(key: ApiKey, body: CheckRequest, now: datetime) -> tuple[int, dict[str, Any]]:
+        req = _request(body, now)
+        try:
+            if key is STORE_DOWN:
+                raise StoreUnavailable("the API key could not be checked")
+            if body.reserve or body.idempotency_key is not None:
+                _, answered = gate(key).check_atomically(
+                    req, reserve=body.reserve, idempotency_key=body.idempotency_key
+                )
+                answer = dict(answered.answer)
+                if body.reserve:
+                    answer["attempt_id"] = answered.attempt_id
+                if answered.replayed:
+                    answer["replayed"] = True
+                    return 200, answer
+            else:
+                answer = gate(key).check(req).to_json()
+        except StoreUnavailable as exc:
+            return 503, unavailable(req, str(exc) or None).to_json()
+        metrics.count(answer)
+        return (503 if _store_down(answer) else 200), answer
+
+    @app.post(
+        "/v1/check",
+        response_model=DecisionOut,
+        responses=CHECK_ERRORS,
+        tags=["checks"],
+        summary="May this contact be made now?",
+    )
+    def check(body: CheckRequest, key: CheckKey) -> JSONResponse:
+        """The decision for one contact, as `prospectguard check --json` prints it.
+
+        With `"reserve": true` the check and the recording of the attempt are one atomic step: when
+        allowed, the attempt is recorded (outcome `reserved`, to be reported with `POST /v1/attempts`
+        and its `attempt_id`) and counts toward the cap at once, so concurrent calls to the same
+        consumer cannot both pass the 4-per-30-days cap (B3).
+        """
+        started = time.perf_counter()
+        status, answer = decided(key, body, datetime.now(UTC))
+        metrics.LATENCY.observe(time.perf_counter() - started)
+        return JSONResponse(answer, status_code=status)
+
+    @app.post(
+        "/v1/check/batch",
+        response_model=BatchOut,
+        responses=CHECK_ERRORS,
+        tags=["checks"],
+        summary="Up to 10,000 contacts, one decision each, in order",
+    )
+    def check_batch(body: BatchRequest, key: CheckKey) -> JSONResponse:
+        """Plain checks are judged together (facts read set-wise, one audit transaction); those that
+        reserve or carry an idempotency key go one by one, each atomic."""
+        now = datetime.now(UTC)
+        results: list[tuple[int, dict[str, Any]] | None] = [None] * len(body.contacts)
+        plain = [i for i, c in enumerate(body.contacts) if not c.reserve and c.idempotency_key is None]
+        reqs = [_request(body.contacts[i], now) for i in plain]
+        if key is STORE_DOWN:
+            decisions = [unavailable(req, "the API key could not be checked") for req in reqs]
+        else:
+            decisions = gate(key).check_many(reqs) if reqs else []
+        for i, decision in zip(plain, decisions, strict=True):
+            answer = decision.to_json()
+            metrics.count(answer)
+            results[i] = (503 if _store_down(answer) else 200), answer
+        for i, contact in enumerate(body.contacts):
+            if results[i] is None:
+                results[i] = decided(key, contact, now)
+        done = [r for r in results if r is not None]
+        status = 503 if any(s == 503 for s, _ in done) else 200
+        return JSONResponse({"decisions": [answer for _, answer in done]}, status_code=status)
+
+    # --- evidence ------------------------------------------------------------------------------
+
+    @app.post("/v1/attempts", status_code=201, response_model=AttemptOut, responses=WRITE_ERRORS, tags=["evidence"])
+    def attempt(body: AttemptRequest, key: WriteKey) -> AttemptOut:
+        """The outcome of a contact: of the attempt a check reserved (`attempt_id`), or a new attempt
+        (`to`, `at`). `opposed` also records an opposition and withdraws consent (A13)."""
+        if body.attempt_id is not None:
+            if body.to is not None:
+                raise InputError("to", "give either attempt_id (a reserved attempt) or to (a new attempt), not both")
+            try:
+                store.report_outcome(key.org_id, body.attempt_id, body.outcome)
+            except KeyError:
+                raise InputError("attempt_id", f"no reserved attempt {body.attempt_id} for this organisation") from None
+            except ValueError as exc:
+                raise InputError("outcome", str(exc)) from None
+            return AttemptOut(attempt_id=body.attempt_id, outcome=body.outcome)
+        if body.to is None:
+            raise InputError("to", "required for a new attempt (or give the attempt_id of a reserved one)")
+        try:
+            attempt_id = store.record_attempt(
+                key.org_id,
+                body.to,
+                at=_when(body.at),
+                channel=body.channel,
+                outcome=body.outcome,
+                idempotency_key=body.idempotency_key,
+            )
+        except ValueError as exc:
+            raise InputError("idempotency_key", str(exc)) from None
+        return AttemptOut(attempt_id=attempt_id, outcome=body.outcome)
+
+    @app.post("/v1/consents", status_code=201, response_model=Created, responses=WRITE_ERRORS, tags=["evidence"])
+    def consent(body: ConsentRequest, key: WriteKey) -> Created:
+        """A consent with its proof (A2, A3): the text shown, or the SHA-256 of a file kept elsewhere."""
+        if (body.proof_text is None) == (body.proof_sha256 is None):
+            raise InputError("proof_text", "give exactly one of proof_text or proof_sha256 (no proof, no consent: A3)")
+        try:
+            consent_id = store.add_consent(
+                key.org_id,
+                body.number,
+                collected_at=instant(body.collected_at, "collected_at"),
+                channel=body.channel,
+                method=body.method,
+                expires_at=instant(body.expires_at, "expires_at") if body.expires_at else None,
+                proof_text=body.proof_text,
+                proof_sha256=body.proof_sha256,
+                proof_file_name=body.proof_file_name,
+                slot_start=instant(body.slot_start, "slot_start") if body.slot_start else None,
+                slot_end=instant(body.slot_end, "slot_end") if body.slot_end else None,
+            )
+        except ValueError as exc:
+            raise InputError("body", str(exc)) from None
+        return Created(id=consent_id)
+
+    @app.post(
+        "/v1/consents/withdrawals", status_code=201, response_model=Created, responses=WRITE_ERRORS, tags=["evidence"]
+    )
+    def withdraw(body: WithdrawRequest, key: WriteKey) -> Created:
+        """Withdraw every consent given before `at` (A10, G2)."""
+        return Created(id=store.withdraw_consent(key.org_id, body.number, at=_when(body.at), source=body.source))
+
+    @app.get("/v1/consents", responses=WRITE_ERRORS, tags=["evidence"])
+    def consent_history(
+        number: Annotated[str, Query(min_length=1, max_length=64)], key: WriteKey
+    ) -> list[dict[str, Any]]:
+        """Every consent and withdrawal of a number, oldest first, with their proof."""
+        from prospectguard import inputs
+
+        return store.consent_history(key.org_id, inputs.e164(number, "number"))
+
+    @app.post("/v1/oppositions", status_code=201, response_model=Created, responses=WRITE_ERRORS, tags=["evidence"])
+    def oppose(body: OppositionRequest, key: WriteKey) -> Created:
+        return Created(id=store.add_opposition(key.org_id, body.number, at=_when(body.at), source=body.source))
+
+    @app.post(
+        "/v1/oppositions/removals", status_code=201, response_model=Created, responses=WRITE_ERRORS, tags=["evidence"]
+    )
+    def unoppose(body: WithdrawRequest, key: WriteKey) -> Created:
+        """Lift an opposition (the person asked for it): a new event; the old one stays on record."""
+        return Created(id=store.remove_opposition(key.org_id, body.number, at=_when(body.at)))
+
+    @app.post("/v1/oppositions/import", response_model=Count, responses=WRITE_ERRORS, tags=["evidence"])
+    def import_oppositions(body: OppositionImport, key: WriteKey) -> Count:
+        """Many oppositions in one transaction: all or nothing."""
+        count = store.import_oppositions(key.org_id, body.numbers, at=_when(body.at), source=body.source)
+        return Count(count=count)
+
+    @app.get("/v1/oppositions", responses=WRITE_ERRORS, tags=["evidence"])
+    def oppositions(
+        key: WriteKey,
+        after: Annotated[int, Query(ge=0, le=2**62, description="Events after this id (paging).")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        """The organisation's opposition events (added, removed), oldest first; page with `after`."""
+        events = store.oppositions(key.org_id, after=after, limit=limit)
+        return {"events": events, "next_after": events[-1]["id"] if len(events) == limit else None}
+
+    @app.post("/v1/contracts", status_code=201, response_model=Created, responses=WRITE_ERRORS, tags=["evidence"])
+    def contract(body: ContractRequest, key: WriteKey) -> Created:
+        """A contract in progress (exemption A4, soft opt-in F2)."""
+        try:
+            contract_id = store.add_contract(
+                key.org_id,
+                body.number,
+                object=body.object,
+                start=instant(body.start, "start"),
+                end=instant(body.end, "end") if body.end else None,
+            )
+        except ValueError as exc:
+            raise InputError("end", str(exc)) from None
+        return Created(id=contract_id)
+
+    # --- organisation, rules, audit ----------------------------------------------------------------
+
+    def settings_out(key: ApiKey) -> OrgSettingsOut:
+        s = store.org_settings(key.org_id)
+        return OrgSettingsOut(
+            name=s.name,
+            caller_numbers=sorted(s.caller_numbers),
+            sms_senders=sorted(s.sms_senders),
+            policies_off=sorted(s.policies_off),
+        )
+
+    @app.get("/v1/org", response_model=OrgSettingsOut, responses=WRITE_ERRORS, tags=["organisation"])
+    def org(key: AdminKey) -> OrgSettingsOut:
+        """The organisation's declared caller numbers, SMS senders and policies switched off."""
+        return settings_out(key)
+
+    @app.patch("/v1/org", response_model=OrgSettingsOut, responses=WRITE_ERRORS, tags=["organisation"])
+    def set_org(body: OrgSettingsRequest, key: AdminKey) -> OrgSettingsOut:
+        store.set_org(
+            key.org_id,
+            caller_numbers=body.caller_numbers,
+            sms_senders=body.sms_senders,
+            policies=body.policies,
+            at=datetime.now(UTC),
+        )
+        return settings_out(key)
+
+    @app.get("/v1/rules", responses=ERRORS, tags=["rules"])
+    def rules(
+        key: CheckKey,
+        at: Annotated[str | None, Query(max_length=32, description="Date (YYYY-MM-DD); default today.")] = None,
+    ) -> dict[str, Any]:
+        """The rules and the values in force on a date, with their legal references."""
+        when = day(at, "at") if at else datetime.now(UTC).date()
+        return {"date": when.isoformat(), "rules": rules_in_force(when)}
+
+    @app.get("/v1/audit", responses=WRITE_ERRORS, tags=["audit"])
+    def audit(
+        key: AdminKey,
+        after: Annotated[int, Query(ge=0, le=2**62, description="Entries after this seq (paging).")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        """The organisation's decisions in the audit trail, oldest first; page with `after`."""
+        entries = store.audit_entries(0, limit, org=key.org, after=after)
+        return {"entries": entries, "next_after": entries[-1]["seq"] if len(entries) == limit else None}
+
+    @app.get("/v1/audit/verify", responses=WRITE_ERRORS, tags=["audit"])
+    def audit_verify(key: AdminKey) -> JSONResponse:
+        """Walk the whole hash chain (every organisation's entries are links of it) and say whether it
+        is intact. 200 when it is, 409 when it is not."""
+        report = store.verify_audit()
+        body = {"ok": report.ok, "checked": report.checked, "head": report.head, "problem": report.problem}
+        return JSONResponse(body, status_code=200 if report.ok else 409)
+
+    # --- operations ----------------------------------------------------------------------------
+
+    @app.get("/healthz", tags=["operations"], responses={503: {"model": ErrorOut}})
+    def healthz() -> JSONResponse:
+        """200 when the store answers, 503 otherwise."""
+        try:
+            store.ping()
+        except StoreUnavailable as exc:
+            return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus() -> Response:
+        """Prometheus metrics: decisions by result and reason, check latency."""
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def _store_down(answer: dict[str, Any]) -> bool:
+    return any(r.get("code") == "STORE_UNAVAILABLE" for r in answer.get("reasons", []))
