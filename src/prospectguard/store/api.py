@@ -458,6 +458,10 @@ class Store:
     def verify_audit(self, anchor: str | None = None) -> AuditReport:
         return audit.verify(self._engine, anchor)
 
+    def audit_head(self, org: str) -> tuple[int, str | None]:
+        """The organisation's entry count in the chain and the hash of its latest entry."""
+        return audit.org_head(self._engine, org)
+
     def append_audit_many(self, entries: Sequence[Entry]) -> list[int]:
         """Append several decisions in one transaction (one commit); returns their seqs."""
         return audit.append_many(self._engine, entries)

@@ -219,6 +219,16 @@ def verify(engine: Engine, anchor: str | None = None) -> AuditReport:
     return AuditReport(True, checked, head=head, anchor_found=found)
 
 
+def org_head(engine: Engine, org: str) -> tuple[int, str | None]:
+    """How many entries the organisation has in the chain, and the hash of its latest one."""
+    with read_tx(engine) as conn:
+        count = conn.execute(select(func.count()).select_from(audit_log).where(audit_log.c.org == org)).scalar_one()
+        last = conn.execute(
+            select(audit_log.c.hash).where(audit_log.c.org == org).order_by(audit_log.c.seq.desc()).limit(1)
+        ).scalar()
+    return int(count), last
+
+
 def entries(
     engine: Engine, offset: int, limit: int, org: str | None = None, after: int | None = None
 ) -> list[dict[str, Any]]:
