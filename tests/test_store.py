@@ -83,7 +83,7 @@ def test_migrations_twice_are_a_no_op(store_url: str) -> None:
     writes = [s for s in sql if s.lstrip().split()[0].upper() in {"CREATE", "ALTER", "DROP", "INSERT", "UPDATE"}]
     assert writes == []
     with second.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_heads() == ("0002",)
+        assert MigrationContext.configure(conn).get_current_heads() == ("0003",)
 
 
 def test_hand_written_migration_matches_schema_module(store: Store) -> None:
@@ -655,3 +655,35 @@ def test_hash_from_texts_is_the_hash_verify_makes(request: Any, facts: Any, deci
     parsed = {k: json.loads(v) for k, v in entry.texts.items()}
     expected = entry_hash("f" * 64, seq=seq, at=at, org=org, law_date=date(2026, 12, 1), **parsed)
     assert text_hash("f" * 64, seq=seq, at=at, org=org, law_date=date(2026, 12, 1), texts=entry.texts) == expected
+
+
+def test_migration_0003_numbers_existing_entries_per_organisation(store: Store) -> None:
+    """Entries written before 0003 get their place among their organisation's entries; the chain
+    still verifies, and new entries continue each organisation's numbering."""
+    from alembic import command
+
+    from prospectguard.store.connect import write_tx
+    from prospectguard.store.migrate import alembic_config
+
+    for org in ("a", "b", "a", "a", "b"):
+        store.append_audit(at=T0, org=org, request={}, facts={}, decision={}, law_date=T0.date())
+
+    def migrate(step: Callable[..., None], target: str) -> None:
+        with write_tx(store.engine) as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            step(config, target)
+
+    migrate(command.downgrade, "0002")
+    migrate(command.upgrade, "0003")
+    assert [(e["org"], e["org_seq"]) for e in store.audit_entries(0, 10)] == [
+        ("a", 1),
+        ("b", 1),
+        ("a", 2),
+        ("a", 3),
+        ("b", 2),
+    ]
+    assert store.verify_audit().ok
+    store.append_audit(at=T0, org="b", request={}, facts={}, decision={}, law_date=T0.date())
+    assert [e["n"] for e in store.org_audit_entries("b")] == [1, 2, 3]
+    assert store.audit_head("b")[0] == 3

@@ -538,12 +538,13 @@ def create_app(
     @app.get("/v1/audit", responses=WRITE_ERRORS, tags=["audit"])
     def audit(
         key: AdminKey,
-        after: Annotated[int, Query(ge=0, le=2**62, description="Entries after this seq (paging).")] = 0,
+        after: Annotated[int, Query(ge=0, le=2**62, description="Entries after the organisation's n-th (paging).")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        """The organisation's decisions in the audit trail, oldest first; page with `after`."""
-        entries = store.audit_entries(0, limit, org=key.org, after=after)
-        return {"entries": entries, "next_after": entries[-1]["seq"] if len(entries) == limit else None}
+        """The organisation's decisions in the audit trail, oldest first, numbered among its own
+        (`n`); page with `after`."""
+        entries = store.org_audit_entries(key.org, after=after, limit=limit)
+        return {"entries": entries, "next_after": entries[-1]["n"] if len(entries) == limit else None}
 
     @app.get("/v1/audit/verify", responses=WRITE_ERRORS, tags=["audit"])
     def audit_verify(key: AdminKey) -> JSONResponse:

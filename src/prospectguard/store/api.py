@@ -466,7 +466,9 @@ class Store:
         """Append several decisions in one transaction (one commit); returns their seqs."""
         return audit.append_many(self._engine, entries)
 
-    def audit_entries(
-        self, offset: int = 0, limit: int = 100, org: str | None = None, after: int | None = None
-    ) -> list[dict[str, Any]]:
-        return audit.entries(self._engine, offset, limit, org, after)
+    def audit_entries(self, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        return audit.entries(self._engine, offset, limit)
+
+    def org_audit_entries(self, org: str, *, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """The organisation's own entries, numbered among themselves (`audit.org_entries`)."""
+        return audit.org_entries(self._engine, org, after, limit)

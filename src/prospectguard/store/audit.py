@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -117,6 +117,13 @@ class Entry:
         return cls(at, org, law_date, texts)
 
 
+# Built once: the service appends a few entries at a time, hundreds of times a second.
+_LAST = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_ORG_LAST = select(func.coalesce(func.max(audit_log.c.org_seq), 0)).where(
+    audit_log.c.org == bindparam("org", type_=String)
+)
+
+
 def append_in(conn: Connection, entries: Sequence[Entry]) -> list[int]:
     """Append entries inside the caller's write transaction (so that they commit with what it wrote);
     returns their seqs. Appenders are serialised: the PostgreSQL advisory lock is held to commit."""
@@ -124,11 +131,13 @@ def append_in(conn: Connection, entries: Sequence[Entry]) -> list[int]:
         return []
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(_PG_AUDIT_LOCK)))
-    last = conn.execute(select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)).first()
+    last = conn.execute(_LAST).first()
     seq, prev_hash = (0, GENESIS_HASH) if last is None else (last.seq, last.hash)
+    org_seq = {org: conn.execute(_ORG_LAST, {"org": org}).scalar_one() for org in {entry.org for entry in entries}}
     rows, seqs = [], []
     for entry in entries:
         seq += 1
+        org_seq[entry.org] += 1
         digest = text_hash(prev_hash, seq=seq, at=entry.at, org=entry.org, law_date=entry.law_date, texts=entry.texts)
         rows.append(
             {
@@ -138,6 +147,7 @@ def append_in(conn: Connection, entries: Sequence[Entry]) -> list[int]:
                 "law_date": entry.law_date,
                 "prev_hash": prev_hash,
                 "hash": digest,
+                "org_seq": org_seq[entry.org],
                 **entry.texts,
             }
         )
@@ -222,31 +232,27 @@ def verify(engine: Engine, anchor: str | None = None) -> AuditReport:
 def org_head(engine: Engine, org: str) -> tuple[int, str | None]:
     """How many entries the organisation has in the chain, and the hash of its latest one."""
     with read_tx(engine) as conn:
-        count = conn.execute(select(func.count()).select_from(audit_log).where(audit_log.c.org == org)).scalar_one()
         last = conn.execute(
-            select(audit_log.c.hash).where(audit_log.c.org == org).order_by(audit_log.c.seq.desc()).limit(1)
-        ).scalar()
-    return int(count), last
+            select(audit_log.c.org_seq, audit_log.c.hash)
+            .where(audit_log.c.org == org)
+            .order_by(audit_log.c.org_seq.desc())
+            .limit(1)
+        ).first()
+    return (0, None) if last is None else (int(last.org_seq), last.hash)
 
 
-def entries(
-    engine: Engine, offset: int, limit: int, org: str | None = None, after: int | None = None
-) -> list[dict[str, Any]]:
-    """Entries in seq order; `org`: that organisation's only; `after`: those past that seq (paging)."""
+def entries(engine: Engine, offset: int, limit: int) -> list[dict[str, Any]]:
+    """The whole chain in seq order, every organisation's entries with their links (the operator's view)."""
     if offset < 0 or limit < 0:
         raise ValueError("offset and limit must be >= 0")
-    query = select(audit_log)
-    if org is not None:
-        query = query.where(audit_log.c.org == org)
-    if after is not None:
-        query = query.where(audit_log.c.seq > after)
     with read_tx(engine) as conn:
-        rows = conn.execute(query.order_by(audit_log.c.seq).offset(offset).limit(limit))
+        rows = conn.execute(select(audit_log).order_by(audit_log.c.seq).offset(offset).limit(limit))
         return [
             {
                 "seq": row.seq,
                 "at": row.at.isoformat(),
                 "org": row.org,
+                "org_seq": row.org_seq,
                 "request": json.loads(row.request),
                 "facts": json.loads(row.facts),
                 "decision": json.loads(row.decision),
@@ -256,4 +262,32 @@ def entries(
                 "recorded_at": row.recorded_at.isoformat(),
             }
             for row in rows
+        ]
+
+
+def org_entries(engine: Engine, org: str, after: int, limit: int) -> list[dict[str, Any]]:
+    """One organisation's entries past its `after`-th, numbered among its own (`n`): without the
+    chain's global seq and links, whose gaps and hashes would tell of the other organisations."""
+    if after < 0 or limit < 0:
+        raise ValueError("after and limit must be >= 0")
+    query = (
+        select(audit_log)
+        .where(audit_log.c.org == org, audit_log.c.org_seq > after)
+        .order_by(audit_log.c.org_seq)
+        .limit(limit)
+    )
+    with read_tx(engine) as conn:
+        return [
+            {
+                "n": row.org_seq,
+                "at": row.at.isoformat(),
+                "org": row.org,
+                "request": json.loads(row.request),
+                "facts": json.loads(row.facts),
+                "decision": json.loads(row.decision),
+                "law_date": row.law_date.isoformat(),
+                "hash": row.hash,
+                "recorded_at": row.recorded_at.isoformat(),
+            }
+            for row in conn.execute(query)
         ]

@@ -241,4 +241,7 @@ audit_log = Table(
     Column("prev_hash", String(SHA256_LENGTH), nullable=False),
     Column("hash", String(SHA256_LENGTH), nullable=False),
     _recorded_at(),
+    # The entry's place among its organisation's entries, from 1: what an organisation pages by.
+    Column("org_seq", Integer, nullable=False),
+    UniqueConstraint("org", "org_seq"),
 )
