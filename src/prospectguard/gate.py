@@ -78,15 +78,22 @@ class Gate:
         return self.store.facts(org_id, e164, at)
 
     def check(self, req: ContactRequest) -> Decision:
-        callee = parse(req.to)
         try:
-            e164 = callee.e164 if callee.type is not NumberType.INVALID else None
-            facts = self.facts(e164, req.at)
-            decision = decide(req, facts, callee=callee, law=self.law)
-            self.audit(self._entry(req.to_json(), req, facts, decision))
+            decision, entry = self.judge(req)
+            self.audit(entry)
         except StoreUnavailable as exc:
             return unavailable(req, str(exc) or None)
         return decision
+
+    def judge(self, req: ContactRequest) -> tuple[Decision, Entry]:
+        """The decision and its audit entry, not yet appended: a door that appends it otherwise (the
+        service, without holding a thread while the trail commits) must not answer before it has.
+        StoreUnavailable when the facts cannot be read."""
+        callee = parse(req.to)
+        e164 = callee.e164 if callee.type is not NumberType.INVALID else None
+        facts = self.facts(e164, req.at)
+        decision = decide(req, facts, callee=callee, law=self.law)
+        return decision, self._entry(req.to_json(), req, facts, decision)
 
     def _entry(self, request: dict[str, Any], req: ContactRequest, facts: Facts, decision: Decision) -> Entry:
         """The audit entry of a decision: the request as received, the facts used, the answer."""

@@ -13,9 +13,11 @@ the store is SQLAlchemy's synchronous Core.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -35,9 +37,9 @@ from prospectguard import __version__
 from prospectguard.gate import Gate, unavailable
 from prospectguard.inputs import InputError, day, instant
 from prospectguard.law.listing import rules_in_force
-from prospectguard.model import Audience, Channel, ContactRequest, Sector
+from prospectguard.model import Audience, Channel, ContactRequest, Decision, Sector
 from prospectguard.service import metrics
-from prospectguard.service.auditwriter import AuditWriter
+from prospectguard.service.auditwriter import WAIT_SECONDS, AuditWriter
 from prospectguard.service.schemas import (
     AttemptOut,
     AttemptRequest,
@@ -344,17 +346,40 @@ def create_app(
         """
         # The hot path: the body parsed by pydantic-core straight from its bytes, then the key and
         # the decision in one trip to a worker thread (FastAPI would take two, and parse the JSON twice).
+        # A plain check's audit entry is awaited here, not in the thread: threads stay free for
+        # the next checks while the trail commits, and commits gather more entries each.
         started = time.perf_counter()
         raw = await request.body()
         try:
             body = CheckRequest.model_validate_json(raw or b"null")
         except ValidationError as exc:
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+        now = datetime.now(UTC)
 
-        def work() -> tuple[int, dict[str, Any]]:
-            return decided(authorise(request, credentials, "check"), body, datetime.now(UTC))
+        def work() -> tuple[int, dict[str, Any]] | tuple[Decision, Future[int]]:
+            key = authorise(request, credentials, "check")
+            if key is STORE_DOWN or body.reserve or body.idempotency_key is not None:
+                return decided(key, body, now)
+            try:
+                decision, entry = gate(key).judge(_request(body, now))
+            except StoreUnavailable as exc:
+                return 503, unavailable(_request(body, now), str(exc) or None).to_json()
+            return decision, writer.submit(entry)
 
-        status, answer = await run_in_threadpool(work)
+        first, second = await run_in_threadpool(work)
+        if isinstance(first, Decision):
+            assert isinstance(second, Future)
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(second), WAIT_SECONDS)
+                answer = first.to_json()
+            except (StoreUnavailable, TimeoutError) as exc:
+                detail = str(exc) or "the audit trail did not commit in time"
+                answer = unavailable(_request(body, now), detail).to_json()
+            metrics.count(answer)
+            status = 503 if _store_down(answer) else 200
+        else:
+            assert isinstance(first, int) and isinstance(second, dict)
+            status, answer = first, second
         metrics.LATENCY.observe(time.perf_counter() - started)
         return JSONResponse(answer, status_code=status)
 

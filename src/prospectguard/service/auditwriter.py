@@ -29,13 +29,17 @@ class AuditWriter:
 
     def __call__(self, entry: Entry) -> int:
         """Append `entry`; returns its seq once committed. StoreUnavailable when it cannot be."""
+        try:
+            return self.submit(entry).result(timeout=WAIT_SECONDS)
+        except TimeoutError:
+            raise StoreUnavailable("the audit trail did not commit in time") from None
+
+    def submit(self, entry: Entry) -> Future[int]:
+        """Queue `entry`; the future gives its seq once committed, or StoreUnavailable."""
         self._start()
         done: Future[int] = Future()
         self._queue.put((entry, done))
-        try:
-            return done.result(timeout=WAIT_SECONDS)
-        except TimeoutError:
-            raise StoreUnavailable("the audit trail did not commit in time") from None
+        return done
 
     def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
