@@ -321,3 +321,80 @@ def test_unusable_store_url_is_an_input_error(url: str) -> None:
         timeout=120,
     )
     assert_input_error(run, "--db")
+
+
+def test_key_create_list_revoke(cli: CLI) -> None:
+    from prospectguard.store import Store
+
+    made = cli("key", "create", "--org", "acme", "--scope", "check", "--scope", "write", "--label", "dialer 1")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("pg_") and len(key) > 40
+    with Store.open(f"sqlite:///{cli.db}") as store:
+        found = store.api_key(key)
+        assert found is not None and found.org == "acme" and found.scopes == {"check", "write"}
+    listed = json.loads(cli("key", "list", "--org", "acme", "--json").stdout)
+    assert [(k["scopes"], k["label"], k["revoked_at"]) for k in listed] == [(["check", "write"], "dialer 1", None)]
+    assert key not in cli("key", "list", "--org", "acme").stdout  # never shown again
+    prefix = listed[0]["prefix"]
+    assert_input_error(cli("key", "revoke", "--org", "other", prefix), "--org")  # no such organisation
+    assert cli("key", "create", "--org", "other", "--scope", "check").returncode == 0
+    assert_input_error(cli("key", "revoke", "--org", "other", prefix), "PREFIX")  # not other's key
+    assert cli("key", "revoke", "--org", "acme", prefix).returncode == 0
+    assert json.loads(cli("key", "list", "--org", "acme", "--json").stdout)[0]["revoked_at"] is not None
+    with Store.open(f"sqlite:///{cli.db}") as store:
+        assert store.api_key(key) is None
+    assert_input_error(cli("key", "create", "--org", "acme", "--scope", "root"), "--scope")
+
+
+def test_serve_demo_prints_a_working_key(cli: CLI, tmp_path: Path) -> None:
+    """What `make run` does: the demo organisation seeded, the service up, a key that works."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "prospectguard",
+                "--db",
+                f"sqlite:///{cli.db}",
+                "serve",
+                "--demo",
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"the service did not start:\n{log.read_text()}")
+        printed = log.read_text()
+        assert f"{url}/docs" in printed
+        key = next(line.split()[-1] for line in printed.splitlines() if "demo API key" in line)
+        answer = httpx.post(
+            f"{url}/v1/check",
+            json={"to": "06 12 34 56 78", "from": "01 62 00 00 01", "at": TUESDAY_11},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["decision"] == "allow"  # the demo's consented number
+        assert httpx.get(f"{url}/docs").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=15)

@@ -676,7 +676,7 @@ def key_revoke(
     """
     s = settings(ctx)
     store = s.store()
-    count = store.revoke_key(prefix, at=now(), org_id=store.org_id(org or s.org))
+    count = store.revoke_key(prefix, at=now(), org_id=_existing_org(store, org or s.org))
     if count == 0:
         fail("PREFIX", f"no live key {prefix!r} for organisation {org or s.org!r} (see `prospectguard key list`)")
     out.print(f"{count} key revoked")
@@ -691,7 +691,7 @@ def key_list(
     """The organisation's keys: prefix, scopes, label, created, revoked (never the key itself)."""
     s = settings(ctx)
     store = s.store()
-    keys = store.keys(store.org_id(org or s.org))
+    keys = store.keys(_existing_org(store, org or s.org))
     if as_json:
         out.print_json(json.dumps(keys))
         return
@@ -699,6 +699,13 @@ def key_list(
     for k in keys:
         table.add_row(k["prefix"], ",".join(k["scopes"]), k["label"] or "", k["created_at"], k["revoked_at"] or "")
     out.print(table)
+
+
+def _existing_org(store: Store, name: str) -> int:
+    try:
+        return store.org_id(name, create=False)
+    except KeyError:
+        fail("--org", f"no organisation named {name!r}")
 
 
 @app.command()
