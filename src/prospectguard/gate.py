@@ -129,24 +129,19 @@ class Gate:
             return [unavailable(req, str(exc) or None) for req in reqs]
         return decisions
 
-    def check_atomically(
-        self, req: ContactRequest, *, reserve: bool, idempotency_key: str | None = None
-    ) -> tuple[Decision | None, Answered]:
+    def check_atomically(self, req: ContactRequest, *, reserve: bool, idempotency_key: str | None = None) -> Answered:
         """A check whose facts, decision, reserved attempt (when allowed and `reserve`) and audit entry
-        are one transaction (`Store.check_atomically`). The decision is None when the answer is a
-        replay of the first one given to `idempotency_key`. StoreUnavailable reaches the caller."""
+        are one transaction (`Store.check_atomically`). StoreUnavailable reaches the caller."""
         callee = parse(req.to)
         e164 = callee.e164 if callee.type is not NumberType.INVALID else None
         request = {**req.to_json(), "reserve": reserve, "idempotency_key": idempotency_key}
         fingerprint = hashlib.sha256(canonical_json({**request, "org": self.org}).encode()).hexdigest()
-        made: list[Decision] = []
 
         def judge(facts: Facts) -> Judged:
             decision = decide(req, facts, callee=callee, law=self.law)
-            made.append(decision)
             return Judged(decision.allowed, decision.to_json(), self._entry(request, req, facts, decision))
 
-        answered = self.store.check_atomically(
+        return self.store.check_atomically(
             self.org_id(),
             e164,
             at=req.at,
@@ -156,4 +151,3 @@ class Gate:
             request_sha256=fingerprint,
             judge=judge,
         )
-        return (made[0] if made and not answered.replayed else None), answered

@@ -300,24 +300,21 @@ def create_app(
     # --- checks --------------------------------------------------------------------------------
 
     def decided(key: ApiKey, body: CheckRequest, now: datetime) -> tuple[int, dict[str, Any]]:
+        """A check that reserves or carries an idempotency key (one transaction each), or any check
+        whose key could not be looked up; plain checks take `Gate.judge` or `Gate.check_many`."""
         req = _request(body, now)
         try:
             if key is STORE_DOWN:
                 raise StoreUnavailable("the API key could not be checked")
-            if body.reserve or body.idempotency_key is not None:
-                _, answered = gate(key).check_atomically(
-                    req, reserve=body.reserve, idempotency_key=body.idempotency_key
-                )
-                answer = dict(answered.answer)
-                if body.reserve:
-                    answer["attempt_id"] = answered.attempt_id
-                if answered.replayed:
-                    answer["replayed"] = True
-                    return 200, answer
-            else:
-                answer = gate(key).check(req).to_json()
+            answered = gate(key).check_atomically(req, reserve=body.reserve, idempotency_key=body.idempotency_key)
         except StoreUnavailable as exc:
             return 503, unavailable(req, str(exc) or None).to_json()
+        answer = dict(answered.answer)
+        if body.reserve:
+            answer["attempt_id"] = answered.attempt_id
+        if answered.replayed:
+            answer["replayed"] = True
+            return 200, answer
         metrics.count(answer)
         return (503 if _store_down(answer) else 200), answer
 

@@ -44,7 +44,6 @@ ChannelName = Literal["voice", "sms"]
 AudienceName = Literal["consumer", "business"]
 SectorName = Literal["general", "energy_renovation", "housing_adaptation", "cpf_training", "press", "insurance"]
 OutcomeName = Literal["answered", "no_answer", "busy", "voicemail", "failed", "refused", "opposed"]
-Scope = Literal["check", "write", "admin"]
 
 
 def _instant(value: str, info: ValidationInfo) -> str:

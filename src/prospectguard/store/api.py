@@ -314,7 +314,7 @@ class Store:
                 if row.reported != outcome:
                     raise ValueError(f"attempt {attempt_id} already has the outcome {row.reported!r}")
                 return
-            evidence.insert_attempt_outcome(conn, org_id, attempt_id, outcome)
+            evidence.insert_attempt_outcome(conn, org_id, row, outcome)
 
     # --- checks in one step: facts, decision, attempt, audit -----------------------------------------
 

@@ -294,9 +294,14 @@ def insert_attempt(
         )
     )
     if outcome == Outcome.OPPOSED.value:
-        insert_opposition(conn, org_id, e164, at=at, active=True, source="call_objection")
-        insert_withdrawal(conn, org_id, e164, at=at, source="call_objection")
+        _objection(conn, org_id, e164, at)
     return _new_id(result)
+
+
+def _objection(conn: Connection, org_id: int, e164: str, at: datetime) -> None:
+    """The consumer objected during the call (A13, G3): an opposition, and every consent withdrawn."""
+    insert_opposition(conn, org_id, e164, at=at, active=True, source="call_objection")
+    insert_withdrawal(conn, org_id, e164, at=at, source="call_objection")
 
 
 def insert_reserved_attempt(conn: Connection, org_id: int, e164: str, *, at: datetime, channel: str) -> int:
@@ -330,17 +335,13 @@ def reserved_attempt(conn: Connection, org_id: int, attempt_id: int) -> Any:
     ).first()
 
 
-def insert_attempt_outcome(conn: Connection, org_id: int, attempt_id: int, outcome: str) -> None:
-    """The outcome of a reserved attempt; `opposed` (A13, G3) also records the opposition and withdraws
-    consent, at the attempt's instant."""
+def insert_attempt_outcome(conn: Connection, org_id: int, attempt: Any, outcome: str) -> None:
+    """The outcome of `attempt`, a row of `reserved_attempt` still `reserved`; `opposed` also
+    records the objection at the attempt's instant."""
     outcome = check_choice(outcome, OUTCOMES, "outcome")
-    row = reserved_attempt(conn, org_id, attempt_id)
-    if row is None or row.outcome != RESERVED:
-        raise KeyError(f"no reserved attempt {attempt_id}")
-    conn.execute(attempt_outcomes.insert().values(attempt_id=attempt_id, outcome=outcome))
+    conn.execute(attempt_outcomes.insert().values(attempt_id=attempt.id, outcome=outcome))
     if outcome == Outcome.OPPOSED.value:
-        insert_opposition(conn, org_id, row.e164, at=row.at, active=True, source="call_objection")
-        insert_withdrawal(conn, org_id, row.e164, at=row.at, source="call_objection")
+        _objection(conn, org_id, attempt.e164, attempt.at)
 
 
 def find_check_answer(conn: Connection, org_id: int, idempotency_key: str) -> Any:

@@ -70,17 +70,20 @@ def read_org_settings(conn: Connection, org_id: int) -> OrgSettings:
     )
 
 
+_SNAPSHOT = (
+    select(bloctel_snapshots.c.id, bloctel_snapshots.c.as_of)
+    .where(
+        bloctel_snapshots.c.org_id == bindparam("org_id", type_=Integer),
+        bloctel_snapshots.c.as_of <= bindparam("bloctel_day", type_=Date),
+    )
+    .order_by(bloctel_snapshots.c.as_of.desc(), bloctel_snapshots.c.id.desc())
+    .limit(1)
+)
+
+
 def snapshot_in_force(org_id: int, at: datetime) -> Any:
     """The organisation's latest Bloctel snapshot dated on or before `at`'s date in France (id, as_of)."""
-    return (
-        select(bloctel_snapshots.c.id, bloctel_snapshots.c.as_of)
-        .where(
-            bloctel_snapshots.c.org_id == org_id,
-            bloctel_snapshots.c.as_of <= at.astimezone(BLOCTEL_ZONE).date(),
-        )
-        .order_by(bloctel_snapshots.c.as_of.desc(), bloctel_snapshots.c.id.desc())
-        .limit(1)
-    )
+    return _SNAPSHOT.params(org_id=org_id, bloctel_day=at.astimezone(BLOCTEL_ZONE).date())
 
 
 def _one_number_history() -> Any:
@@ -89,19 +92,12 @@ def _one_number_history() -> Any:
     Columns: kind, id, four instants (a, b, c, d), two texts, one flag; the first
     SELECT gives the column types, so that every instant comes back as an aware UTC datetime."""
     org, number = bindparam("org_id", type_=Integer), bindparam("e164", type_=String)
-    day = bindparam("bloctel_day", type_=Date)
 
     def mine(table: Any) -> Any:
         return (table.c.org_id == org) & (table.c.e164 == number)
 
     none_at, none_text, none_flag = (null().cast(UTCDateTime()), null().cast(String()), null().cast(Boolean()))
-    snapshot = (
-        select(bloctel_snapshots.c.id)
-        .where(bloctel_snapshots.c.org_id == org, bloctel_snapshots.c.as_of <= day)
-        .order_by(bloctel_snapshots.c.as_of.desc(), bloctel_snapshots.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    snapshot = _SNAPSHOT.with_only_columns(bloctel_snapshots.c.id).scalar_subquery()
     return union_all(
         select(
             literal("consent", String).label("kind"),
@@ -175,15 +171,6 @@ def _one_number_history() -> Any:
 
 
 _ONE_NUMBER = _one_number_history()
-_SNAPSHOT = (
-    select(bloctel_snapshots.c.id, bloctel_snapshots.c.as_of)
-    .where(
-        bloctel_snapshots.c.org_id == bindparam("org_id", type_=Integer),
-        bloctel_snapshots.c.as_of <= bindparam("bloctel_day", type_=Date),
-    )
-    .order_by(bloctel_snapshots.c.as_of.desc(), bloctel_snapshots.c.id.desc())
-    .limit(1)
-)
 
 
 def read_facts(conn: Connection, org_id: int, e164: str, at: datetime) -> Facts:
