@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from prospectguard.law import LAW, load_law
 from prospectguard.numbering import plan_rows, rule_of
@@ -256,3 +258,15 @@ def test_reason_catalogue_matches_the_reference() -> None:
     assert set(codes) == set(CODES)
     for code, kind in codes.items():
         assert CODES[code][0].value == kind, code
+
+
+@given(st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2035, 12, 31)))
+def test_next_change_is_the_first_day_the_law_differs(day: dt.date) -> None:
+    """`next_change` (the batch trusts the law unchanged before it) against the law read day by day."""
+    change = LAW.next_change(day)
+    here = LAW.at(day)
+    # A day's values are one period's (LawAt is shared within it): the eve of the change reads them.
+    assert LAW.at((change or dt.date(2100, 1, 1)) - dt.timedelta(days=1)) is here
+    if change is not None:
+        assert change > day
+        assert LAW.at(change) is not here

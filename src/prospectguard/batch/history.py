@@ -13,8 +13,9 @@ Bloctel regime (A11), a law that changes before the row opens. The differential 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,7 @@ _ANY = PhoneNumber("0612345678", "+33612345678", NumberType.MOBILE, "FR-metro", 
 NONE = np.iinfo(np.int64).max  # "no instant": no expiry, no end
 NEVER = -1  # a temporal reason that does not clear
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="history-load")
 BIT = {code: 1 << i for i, code in enumerate(CODES)}
 TEMPORAL_BITS = sum(BIT[c] for c in TEMPORAL)
 # The order `decide` reports reasons in: the order its rules run.
@@ -175,7 +177,9 @@ class History:
     def load(cls, tables: dict[str, pa.Table], channel: Channel) -> History:
         """From `store.arrow.history_tables`: every number keyed, every table sorted, over columns."""
         e164_of = {name: t["e164"].combine_chunks().cast(pa.string()) for name, t in tables.items()}
-        national_of = {name: national_of_e164(arr) for name, arr in e164_of.items()}
+        # The tables' own work (numbers read, events sorted) runs on two threads: numpy and Arrow
+        # release the GIL, and the scrub's other threads are waiting for this history.
+        national_of = dict(zip(e164_of, _POOL.map(national_of_e164, e164_of.values()), strict=True))
         # Keys and every event's u in one sort of all the numbers (a binary search per event, in
         # random order, costs several times more).
         names = list(national_of)
@@ -217,10 +221,9 @@ class History:
         channels = c["channel"].cast(pa.string())
         covers = pc.or_(pc.equal(channels, "all"), pc.equal(channels, channel.value))
         o, a, w = tables["oppositions"], tables["attempts"], tables["withdrawals"]
-        return cls(
-            keys=keys,
-            others=others,
-            consents=Events.build(
+        built = {
+            "consents": _POOL.submit(
+                Events.build,
                 u_of(c),
                 col(c, "at"),
                 col(c, "id"),
@@ -230,11 +233,12 @@ class History:
                 expires_at=c["expires_at"].fill_null(NONE).to_numpy(),
                 slot=col(c, "slot").astype(bool),
             ),
-            withdrawals=Events.build(u_of(w), col(w, "at"), col(w, "id"), numbers),
-            oppositions=Events.build(
-                u_of(o), col(o, "at"), col(o, "id"), numbers, active=col(o, "active").astype(bool)
+            "withdrawals": _POOL.submit(Events.build, u_of(w), col(w, "at"), col(w, "id"), numbers),
+            "oppositions": _POOL.submit(
+                Events.build, u_of(o), col(o, "at"), col(o, "id"), numbers, active=col(o, "active").astype(bool)
             ),
-            attempts=Events.build(
+            "attempts": _POOL.submit(
+                Events.build,
                 u_of(a),
                 col(a, "at"),
                 col(a, "id"),
@@ -242,6 +246,14 @@ class History:
                 voice=pc.equal(a["channel"].cast(pa.string()), "voice").to_numpy(zero_copy_only=False).astype(bool),
                 refused=pc.equal(a["outcome"].cast(pa.string()), "refused").to_numpy(zero_copy_only=False).astype(bool),
             ),
+        }
+        return cls(
+            keys=keys,
+            others=others,
+            consents=built["consents"].result(),
+            withdrawals=built["withdrawals"].result(),
+            oppositions=built["oppositions"].result(),
+            attempts=built["attempts"].result(),
             contract_u=np.unique(u_of(tables["contracts"])),
         )
 
@@ -414,6 +426,15 @@ def judge_history(
     c_ok = h.consents.extra["covers"] & h.consents.extra["proof"]
     c_unproven = h.consents.extra["covers"] & ~h.consents.extra["proof"]
 
+    # Before `law_until` every place is still under `law`: no value changes between the start's local
+    # date (never before the UTC date's eve) and the next change day, and an instant before that
+    # day's eve, UTC midnight, is before the day itself in every zone (none is a day ahead of UTC).
+    change = timed.law.next_change(campaign.start.astimezone(UTC).date() - timedelta(days=1))
+    law_until = (
+        NONE
+        if change is None
+        else int((datetime.combine(change, time(), UTC) - timedelta(days=1) - EPOCH) / timedelta(microseconds=1))
+    )
     t = np.full(n, start, np.int64)
     active = ~scalar
     next_at = np.full(n, NONE, np.int64)
@@ -508,7 +529,7 @@ def judge_history(
         active &= ~gone
         t = np.where(active, later, t)
         # A later instant under another law: the scalar engine re-reads the law for it.
-        live = np.flatnonzero(active)
+        live = np.flatnonzero(active & (t >= law_until))
         if len(live):
             keys, group = groups(loc[live], t[live])
             other = np.array(

@@ -119,6 +119,11 @@ class Law:
         """The values in force on `day` (cached per period between two changes)."""
         return self._at_period(bisect.bisect_right(self._changes, day))
 
+    def next_change(self, day: dt.date) -> dt.date | None:
+        """The first day after `day` on which some value changes (None: none is known)."""
+        period = bisect.bisect_right(self._changes, day)
+        return self._changes[period] if period < len(self._changes) else None
+
     @cache  # noqa: B019 - one Law per process; the cache lives as long as it does
     def _at_period(self, period: int) -> LawAt:
         day = self._changes[period - 1] if period > 0 else dt.date(1, 1, 1)
