@@ -457,6 +457,16 @@ def test_parse_never_raises_on_number_like_text(raw: str) -> None:
         assert number.national.isdigit()
 
 
+@given(
+    st.one_of(st.text(alphabet="0123456789 +()-./", max_size=20), st.from_regex(r"\+[1-9][0-9]{6,13}", fullmatch=True))
+)
+def test_parse_without_foreign_zone_differs_only_by_that_zone(raw: str) -> None:
+    """The batch's cheaper parse (`foreign_zone=False`): the same number, a foreign one without its zone."""
+    number = parse(raw)
+    expected = number._replace(timezone=None) if number.type is T.FOREIGN else number
+    assert parse(raw, foreign_zone=False) == expected
+
+
 @pytest.mark.parametrize(
     ("code", "territory", "zone", "alsace"),
     [

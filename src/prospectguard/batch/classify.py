@@ -59,6 +59,9 @@ class Classes:
     reps: list[PhoneNumber] = field(default_factory=list)
     row_class: np.ndarray = field(default_factory=lambda: np.full(len(_ROW_LIST), -1, np.int32))  # row -> class
     parsed: dict[str, PhoneNumber] = field(default_factory=dict)  # uncommon writings already parsed
+    # Whether a foreign number's time zone is wanted: only when foreign numbers may be allowed (the
+    # organisation switched CALLEE_FOREIGN off), as allowed rows show it (see `parse`).
+    foreign_zones: bool = True
 
     def of(self, number: PhoneNumber) -> int:
         sig = _signature(number)
@@ -261,7 +264,8 @@ def classify(phones: pa.Array, classes: Classes) -> Parsed:
         for i, raw in zip(slow_idx.tolist(), pc.take(phones, pa.array(slow_idx)).to_pylist(), strict=True):
             number = classes.parsed.get(raw)
             if number is None:
-                number = parse(raw)  # foreign numbers cost phonenumbers ~100 µs: each writing once
+                # Foreign numbers cost phonenumbers ~60-100 µs: each writing once.
+                number = parse(raw, foreign_zone=classes.foreign_zones)
                 if len(classes.parsed) < 1_000_000:
                     classes.parsed[raw] = number
             cls[i] = classes.of(number)

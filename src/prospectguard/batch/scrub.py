@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,7 +55,8 @@ PREFETCH = 8
 
 @dataclass
 class Tally:
-    """What summary.json counts, row by row."""
+    """What summary.json counts. `add` is called once per verdict per chunk (tens of thousands of
+    times): it only counts the verdict's few shown traits; `settle` folds them into the counts."""
 
     rows: int = 0
     allowed: int = 0
@@ -66,29 +67,43 @@ class Tally:
     territories: dict[str, Counter[str]] = field(default_factory=dict)
     types: dict[str, Counter[str]] = field(default_factory=dict)
     opening: Counter[datetime] = field(default_factory=Counter)
+    # (allowed, territory, type, codes, next_allowed_at) -> rows not yet folded into the counts
+    pending: dict[tuple[bool, str, str, tuple[str, ...], datetime | None], int] = field(default_factory=dict)
 
-    def add(self, row: Row, start: datetime, count: int = 1) -> None:
+    def add(self, row: Row, count: int = 1) -> None:
         self.rows += count
-        verdict = "allowed" if row.allowed else "blocked"
-        self.territories.setdefault(row.territory or "unknown", Counter())[verdict] += count
-        self.types.setdefault(row.type, Counter())[verdict] += count
-        if row.allowed:
-            self.allowed += count
-            nxt = row.next_allowed_at
-            if nxt is not None:
-                if nxt <= start:
-                    self.allowed_at_start += count
-                hour = nxt.astimezone(PARIS).replace(minute=0, second=0, microsecond=0)
-                self.opening[hour] += count
-        else:
-            self.blocked += count
+        key = (row.allowed, row.territory, row.type, row.codes, row.next_allowed_at)
+        if key in self.pending:
+            self.pending[key] += count
+            return
+        self.pending[key] = count
+        if not row.allowed:  # the first row to show a code names its rule (and orders ties)
             for reason in row.reasons:
                 self.rules.setdefault(reason.code, reason)
             for code in row.codes:
-                self.reasons[code] += count
+                self.reasons.setdefault(code, 0)
+
+    def settle(self, start: datetime) -> None:
+        for (allowed, territory, kind, codes, nxt), count in self.pending.items():
+            verdict = "allowed" if allowed else "blocked"
+            self.territories.setdefault(territory or "unknown", Counter())[verdict] += count
+            self.types.setdefault(kind, Counter())[verdict] += count
+            if allowed:
+                self.allowed += count
+                if nxt is not None:
+                    if nxt <= start:
+                        self.allowed_at_start += count
+                    hour = nxt.astimezone(PARIS).replace(minute=0, second=0, microsecond=0)
+                    self.opening[hour] += count
+            else:
+                self.blocked += count
+                for code in codes:
+                    self.reasons[code] += count
+        self.pending.clear()
 
 
 def _summary(src: Source, campaign: Campaign, tally: Tally, fmt: str, law_date: str) -> dict[str, Any]:
+    tally.settle(campaign.start)
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "input": {
@@ -216,12 +231,14 @@ def _run(
         base, _ = store.facts_many(org_id, [], start)
         judge.base = base
         judge.duplicates_off = "DUPLICATE_IN_FILE" in base.org.policies_off
+        judge.classes.foreign_zones = "CALLEE_FOREIGN" in base.org.policies_off
     except StoreUnavailable as exc:
         down = str(exc)
     raw = BYTES_PATH and src.format == "csv" and fmt == "csv"  # rows copied as their own bytes
     allowed = Sink(work / f"allowed.{fmt}", fmt, src, ALLOWED_COLUMNS, raw=raw)
     blocked = Sink(work / f"blocked.{fmt}", fmt, src, BLOCKED_COLUMNS, raw=raw)
     tally = Tally()
+    tails_made: dict[Hashable, bytes] = {}
     cols = src.columns
     # The store's history loads in a thread while the first chunks are read and classified; a chunk
     # waits for it only when it needs to know which numbers have one.
@@ -256,7 +273,7 @@ def _run(
             # ahead (the store's history may still be loading); this thread judges and emits.
             for chunk_read in prefetch(_read_raw(src, judge, chunk_rows * 64), depth=PREFETCH):  # rows of ~64 bytes
                 verdict = judged(*chunk_read.texts, chunk_read.prepared)
-                _emit_raw(src, chunk_read.raw.block, verdict, allowed, blocked, tally, start)
+                _emit_raw(src, chunk_read.raw.block, verdict, allowed, blocked, tally, tails_made)
                 if progress is not None:
                     progress(tally.rows, chunk_read.raw.done)
         for chunk in [] if raw else prefetch(src.chunks(chunk_rows)):
@@ -269,7 +286,7 @@ def _run(
                 )
             else:
                 verdict = judged(pa.array([], pa.string()), None, None)
-            _emit(chunk, verdict, allowed, blocked, tally, start)
+            _emit(chunk, verdict, allowed, blocked, tally)
             if progress is not None:
                 progress(tally.rows, chunk.done)
         allowed.close()
@@ -335,7 +352,7 @@ def _unavailable(detail: str) -> Row:
     return Row(False, "", "", "", "unknown", None, (reason.code,), (reason,))
 
 
-def _emit(chunk: Chunk, verdict: ChunkVerdict, allowed: Sink, blocked: Sink, tally: Tally, start: datetime) -> None:
+def _emit(chunk: Chunk, verdict: ChunkVerdict, allowed: Sink, blocked: Sink, tally: Tally) -> None:
     """Split the chunk into the two outputs (input order kept), then the malformed rows; count."""
     table = chunk.table
     ok = verdict.allowed()
@@ -371,16 +388,23 @@ def _emit(chunk: Chunk, verdict: ChunkVerdict, allowed: Sink, blocked: Sink, tal
     counts = np.bincount(variant, minlength=2 * n_rows) if len(variant) else np.zeros(2 * n_rows, np.int64)
     for v in np.flatnonzero(counts).tolist():
         row = rows[v // 2] if v % 2 == 0 else with_duplicate(rows[v // 2])
-        tally.add(row, start, int(counts[v]))
+        tally.add(row, int(counts[v]))
     for why, row in by_why.items():
-        tally.add(row, start, sum(1 for _, w in chunk.malformed if w == why))
+        tally.add(row, sum(1 for _, w in chunk.malformed if w == why))
 
 
 def _emit_raw(
-    src: Source, block: Block, verdict: ChunkVerdict, allowed: Sink, blocked: Sink, tally: Tally, start: datetime
+    src: Source,
+    block: Block,
+    verdict: ChunkVerdict,
+    allowed: Sink,
+    blocked: Sink,
+    tally: Tally,
+    tails_made: dict[Hashable, bytes],
 ) -> None:
     """CSV to CSV: each row's own bytes, then our columns; malformed rows in their place among the
-    blocked, padded to the header's width (or their extra fields joined into the last column)."""
+    blocked, padded to the header's width (or their extra fields joined into the last column).
+    `tails_made`: our columns as bytes, by what they show, kept from chunk to chunk."""
     width = len(src.header)
     delimiter = src.delimiter or ","
     rows = verdict.verdicts
@@ -401,7 +425,7 @@ def _emit_raw(
     variant = index * 2 + dup
     ok = np.array([r.allowed for r in rows] + [False] * len(bad_rows), bool)[index] & ~dup
     ok_idx, no_idx = np.flatnonzero(ok), np.flatnonzero(~ok)
-    tails = partial(_tails, variant_row, encoding=src.encoding, delimiter=delimiter, eol=src.eol)
+    tails = partial(_tails, variant_row, made=tails_made, encoding=src.encoding, delimiter=delimiter, eol=src.eol)
     # Rows not copied as they are: malformed ones (made as wide as the header) and rows with a quote
     # that never closes (written anew, that quote doubled inside a quoted field, so that a CSV reader
     # of the output does not take it as opening and swallow the rows after it).
@@ -424,16 +448,19 @@ def _emit_raw(
 
     if len(ok_idx):
         e164 = verdict.e164(ok_idx).cast(pa.binary())
-        pieces, at = tails(variant[ok_idx], lambda r: (r.territory, r.timezone, _iso(r.next_allowed_at)))
+        shown = lambda r: (r.territory, r.timezone, _iso(r.next_allowed_at))  # noqa: E731
+        pieces, at = tails(variant[ok_idx], shown, shown)
         sep = pa.array([delimiter.encode()], pa.binary())
         extra = [(sep, np.zeros(len(ok_idx), np.int64)), (e164, np.arange(len(ok_idx))), (pieces, at)]
         allowed.write_raw(block.assemble(ok_idx, extra, replaced(ok_idx)))
     if len(no_idx):
-        pieces, at = tails(variant[no_idx], lambda r: ("|".join(r.codes), reasons_text(r)))
+        pieces, at = tails(
+            variant[no_idx], lambda r: (r.reasons, _iso(r.late)), lambda r: ("|".join(r.codes), reasons_text(r))
+        )
         blocked.write_raw(block.assemble(no_idx, [(pieces, at)], replaced(no_idx)))
     counts = np.bincount(variant) if len(variant) else np.zeros(0, np.int64)
     for v in np.flatnonzero(counts).tolist():
-        tally.add(variant_row(v), start, int(counts[v]))
+        tally.add(variant_row(v), int(counts[v]))
 
 
 def _fit(line: bytes, got: int, width: int, delimiter: str, stray: bool = False) -> bytes:
@@ -457,22 +484,31 @@ def _fit(line: bytes, got: int, width: int, delimiter: str, stray: bool = False)
 def _tails(
     variant_row: Callable[[int], Row],
     picked: np.ndarray,
+    shown: Callable[[Row], Hashable],
     fields: Callable[[Row], tuple[str, ...]],
     *,
+    made: dict[Hashable, bytes],
     encoding: str | None,
     delimiter: str,
     eol: bytes,
 ) -> tuple[pa.Array, np.ndarray]:
     """What follows each row's bytes: our columns (delimiter first, line break last) in the output's
-    encoding, built once per verdict; and which one each picked row takes."""
+    encoding, built once per verdict; and which one each picked row takes. `shown(row)` is what the
+    fields are made from: the bytes are made once per run for it, in `made` (a few thousand)."""
     used = np.flatnonzero(np.bincount(picked))
     position = np.zeros(int(used[-1]) + 1, np.int64)
     position[used] = np.arange(len(used))
     sep = delimiter.encode()
-    tails = [
-        b"".join(sep + csv_field(encode_text(text, encoding), delimiter) for text in fields(variant_row(v))) + eol
-        for v in used.tolist()
-    ]
+    tails = []
+    for v in used.tolist():
+        row = variant_row(v)
+        key = shown(row)
+        tail = made.get(key)
+        if tail is None:
+            tail = b"".join(sep + csv_field(encode_text(text, encoding), delimiter) for text in fields(row)) + eol
+            if len(made) < 100_000:
+                made[key] = tail
+        tails.append(tail)
     return pa.array(tails, pa.binary()), position[picked]
 
 

@@ -230,14 +230,14 @@ def _national(raw: str, national: str, country_code: str | None = None) -> Phone
     )
 
 
-def _international(raw: str, digits: str) -> PhoneNumber:
+def _international(raw: str, digits: str, zone: bool = True) -> PhoneNumber:
     if not digits.isdigit():
         return _invalid(raw)
     cc = digits[:2]
     if cc != "33":
         cc = digits[:3]
         if cc not in _TRUNK:
-            return _foreign(raw, digits)
+            return _foreign(raw, digits, zone)
     nsn = digits[len(cc) :]
     trunk = _TRUNK[cc]
     # "+33 (0)6 12 ...": the trunk 0 written after the country code. Not for PM, whose 6 digits
@@ -247,17 +247,19 @@ def _international(raw: str, digits: str) -> PhoneNumber:
     return _national(raw, trunk + nsn, cc)
 
 
-def _foreign(raw: str, digits: str) -> PhoneNumber:
+def _foreign(raw: str, digits: str, zone: bool = True) -> PhoneNumber:
     try:
         num = phonenumbers.parse("+" + digits, None)
     except phonenumbers.NumberParseException:
         return _invalid(raw)
     if not phonenumbers.is_valid_number(num):
         return _invalid(raw)
-    zones = pn_timezone.time_zones_for_number(num)
-    zone = zones[0] if zones and zones[0] != pn_timezone.UNKNOWN_TIMEZONE else None
+    found = None
+    if zone:
+        zones = pn_timezone.time_zones_for_number(num)
+        found = zones[0] if zones and zones[0] != pn_timezone.UNKNOWN_TIMEZONE else None
     e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
-    return PhoneNumber(raw, e164, NumberType.FOREIGN, None, zone, None, False)
+    return PhoneNumber(raw, e164, NumberType.FOREIGN, None, found, None, False)
 
 
 def _short(raw: str, digits: str) -> PhoneNumber:
@@ -267,16 +269,16 @@ def _short(raw: str, digits: str) -> PhoneNumber:
     return PhoneNumber(raw, None, row.type, None, None, digits, False)
 
 
-def _parse(raw: str, s: str) -> PhoneNumber:
+def _parse(raw: str, s: str, zone: bool = True) -> PhoneNumber:
     """Everything but the plain national form; `s` is `raw` without separators, ASCII."""
     if not s:
         return _invalid(raw)
     if s[0] == "+":
-        return _international(raw, s[1:])
+        return _international(raw, s[1:], zone)
     if not s.isdigit():
         return _invalid(raw)
     if s[:2] == "00":  # 0033..., 00262...: international access prefix
-        return _international(raw, s[2:])
+        return _international(raw, s[2:], zone)
     n = len(s)
     if n <= 6:
         return _short(raw, s)
@@ -287,12 +289,14 @@ def _parse(raw: str, s: str) -> PhoneNumber:
     return _invalid(raw)
 
 
-def parse(raw: str) -> PhoneNumber:
+def parse(raw: str, *, foreign_zone: bool = True) -> PhoneNumber:
     """Parse any common writing of a French number (or a foreign one). Never raises: junk is INVALID.
 
     French numbers (metro and overseas, national or E.164 form) resolve from our table; other country
     codes go through `phonenumbers`. Short and emergency numbers have no E.164 form; their digits are
-    in `national`.
+    in `national`. `foreign_zone=False` leaves a foreign number's time zone out (None): phonenumbers'
+    zone lookup is a third of such a parse, and no rule reads it (a foreign number has no location,
+    see `locate`); it is only shown. A batch whose foreign rows are all blocked never shows it.
     """
     try:
         raw_ascii = raw
@@ -306,7 +310,7 @@ def parse(raw: str) -> PhoneNumber:
         s = raw_ascii.encode().translate(None, _ASCII_SEPARATORS).decode()
         if s[:1] == "0" and s[1:2] != "0" and s.isdigit():  # the common case: national form
             return _national(raw, s)
-        return _parse(raw, s)
+        return _parse(raw, s, foreign_zone)
     except Exception:  # the gate must answer for any input; a bug here must not take it down
         return _invalid(raw if isinstance(raw, str) else repr(raw))
 
