@@ -92,11 +92,10 @@ class ChunkVerdict:
 
 @dataclass
 class Prepared:
-    """A chunk's rows before the history: numbers, shared verdict per row, repeats."""
+    """A chunk's rows before the history: numbers, shared verdict per row."""
 
     parsed: Parsed
     index: np.ndarray  # int64 per row, into the judge's verdicts
-    duplicate: np.ndarray  # bool per row
 
 
 @dataclass
@@ -145,11 +144,13 @@ class Judge:
             own = np.flatnonzero(row_u >= 0)
             if len(own):
                 self._histories(own, row_u[own], history, phones, postcodes, territories, facts_of, verdicts, index)
-        return ChunkVerdict(verdicts, index, prepared.duplicate, parsed.e164_at)
+        # Repeats here, not in `prepare`: chunks come in file order on this thread too, and the reader,
+        # the busier of the two, is spared.
+        return ChunkVerdict(verdicts, index, self._duplicates(parsed), parsed.e164_at)
 
     def prepare(self, phones: pa.Array, postcodes: pa.Array | None, territories: pa.Array | None) -> Prepared:
-        """What needs no history: the numbers classified, the verdict shared by each row's profile,
-        the repeats. A reader thread runs it chunks ahead while the store's history loads; it only
+        """What needs no history: the numbers classified, the verdict shared by each row's profile.
+        A reader thread runs it chunks ahead while the store's history loads; it only
         appends to the judge's state (classes, places, profiles) and sees the chunks in file order."""
         n = len(phones)
         parsed = classify(phones, self.classes)
@@ -161,7 +162,7 @@ class Judge:
         for j, key in enumerate(keys.tolist()):
             local[j] = self._profile(key >> 20, (key & ((1 << 20) - 1)) - 1)
         index = local[inverse.reshape(-1)] if n else np.zeros(0, np.int64)
-        return Prepared(parsed, index, self._duplicates(parsed))
+        return Prepared(parsed, index)
 
     def _histories(
         self,
