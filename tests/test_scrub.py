@@ -505,11 +505,15 @@ def snapshot(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
 
 
-@pytest.mark.parametrize("where", ["sink", "judge", "report", "audit"])
+@pytest.mark.parametrize("where", ["sink", "sink_raw", "judge", "judge_raw", "report", "audit"])
 def test_an_interrupted_run_leaves_nothing_and_keeps_the_previous_run(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    path = xlsx_file(tmp_path)
+    if where.endswith("_raw"):  # CSV to CSV: rows copied as bytes, written by the emitter's thread
+        path = tmp_path / "in.csv"
+        path.write_text("id;tel\n" + "".join(f"{i};06123456{i:02d}\n" for i in range(40)), encoding="utf-8")
+    else:
+        path = xlsx_file(tmp_path)
     out = tmp_path / "out"
     fresh = tmp_path / "fresh"
     scrub(open_source(path), campaign(), out, store, chunk_rows=2)
@@ -527,7 +531,10 @@ def test_an_interrupted_run_leaves_nothing_and_keeps_the_previous_run(
     if where == "sink":
         original = scrub_module.Sink.write
         monkeypatch.setattr(scrub_module.Sink, "write", boom)
-    elif where == "judge":
+    elif where == "sink_raw":
+        original = scrub_module.Sink.write_raw
+        monkeypatch.setattr(scrub_module.Sink, "write_raw", boom)
+    elif where in ("judge", "judge_raw"):
         original = scrub_module.Judge.chunk
         monkeypatch.setattr(scrub_module.Judge, "chunk", boom)
     elif where == "report":

@@ -92,6 +92,18 @@ class Parsed:
     other_key: dict[int, str]  # row -> duplicate key for the rest (foreign E.164, short digits)
     pair: np.ndarray  # int64 per row: index in _PAIRS of its E.164 writing (common writings), else -1
     texts: dict[int, str]  # row -> E.164, for the rows `parse` read one by one
+    _by_number: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def by_number(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the rows with a national number, ordered by that number then by row; their numbers, so
+        ordered): one sort, shared by the history's look-up and the search for repeats."""
+        if self._by_number is None:
+            rows = np.flatnonzero(self.national >= 0)
+            # Numbers are below 10**9 < 2**30 and rows below 2**33: both fit in one int64, and one
+            # plain sort of it orders by number, then by row (a stable order without an argsort).
+            packed = np.sort((self.national[rows] << 33) | rows)
+            self._by_number = (packed & ((1 << 33) - 1), packed >> 33)
+        return self._by_number
 
     def e164_at(self, rows: np.ndarray) -> pa.Array:
         """E.164 ("" when none, as for short numbers) of `rows`, built for those rows only:

@@ -265,14 +265,12 @@ class History:
 
     def lookup(self, parsed: Parsed) -> np.ndarray:
         """u of each row's number, -1 when it has no history."""
-        nat = parsed.national
-        u = np.full(len(nat), -1, np.int64)
+        u = np.full(len(parsed.national), -1, np.int64)
         if len(self.keys):
-            order = np.argsort(nat)  # sorted needles: the binary searches walk the keys in order
-            ordered = nat[order]
+            rows, ordered = parsed.by_number()  # sorted needles: the binary searches walk the keys in order
             pos = np.minimum(np.searchsorted(self.keys, ordered), len(self.keys) - 1)
-            hit = (self.keys[pos] == ordered) & (ordered >= 0)
-            u[order[hit]] = pos[hit]
+            hit = self.keys[pos] == ordered
+            u[rows[hit]] = pos[hit]
         for i, key in parsed.other_key.items():
             found = self.others.get(key)
             if found is not None:

@@ -276,26 +276,19 @@ class Judge:
         dup = np.zeros(n, bool)
         if self.duplicates_off or n == 0:
             return dup
-        nat = parsed.national
-        fr = np.flatnonzero(nat >= 0)
-        if len(fr):
+        rows, values = parsed.by_number()  # by number, then by row: a number's first row comes first
+        if len(rows):
             if len(self.seen_bits) == 0:
                 self.seen_bits = np.zeros(10**9 // 8 + 1, np.uint8)  # one bit per 10-digit national number
-            values = nat[fr]
+            repeat = np.empty(len(values), bool)
+            repeat[0] = False
+            np.equal(values[1:], values[:-1], out=repeat[1:])  # repeats inside the chunk
             byte, bit = values >> 3, (1 << (values & 7)).astype(np.uint8)
-            earlier = (self.seen_bits[byte] & bit) != 0
-            # Repeats inside the chunk, by hashing: codes are given in order of first appearance, so a
-            # row is a first occurrence exactly when its code exceeds every code before it.
-            distinct, code = factorize(values)
-            top = np.maximum.accumulate(code)
-            first = np.r_[True, top[1:] > top[:-1]] & (code == top)
-            dup[fr] = earlier | ~first
+            repeat |= (self.seen_bits[byte] & bit) != 0  # seen in an earlier chunk (bytes read in order)
+            dup[rows] = repeat
             # Mark them seen: OR the bits of the numbers sharing a byte, then one store per byte.
-            distinct = np.sort(distinct)
-            d_byte = distinct >> 3
-            starts = np.flatnonzero(np.r_[True, d_byte[1:] != d_byte[:-1]])
-            merged = np.bitwise_or.reduceat((1 << (distinct & 7)).astype(np.uint8), starts)
-            self.seen_bits[d_byte[starts]] |= merged
+            starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
+            self.seen_bits[byte[starts]] |= np.bitwise_or.reduceat(bit, starts)
         for i, key in sorted(parsed.other_key.items()):
             if key in self.seen_other:
                 dup[i] = True

@@ -13,9 +13,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -51,6 +51,8 @@ PARIS = ZoneInfo("Europe/Paris")
 BYTES_PATH = True
 # Chunks the reader may prepare ahead (~30 MB each): it keeps working while the history loads.
 PREFETCH = 8
+# Judged chunks that may wait for the emitter (each holds its rows' bytes until written).
+EMIT_AHEAD = 2
 
 
 @dataclass
@@ -181,6 +183,43 @@ def prefetch(chunks: Iterator[T], depth: int = 1) -> Iterator[T]:
 
 _LOADER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history")
 
+
+class _Stage:
+    """Jobs run in order on a thread of their own, at most `ahead` of them waiting; a job's error
+    is raised in the caller at its next `submit` or at the end. Leaving waits for every job, so
+    nothing still writes when the caller aborts or finishes the outputs."""
+
+    def __init__(self, name: str, ahead: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._ahead = ahead
+        self._pending: deque[tuple[Future[None], Callable[[], None] | None]] = deque()
+
+    def submit(self, job: Callable[[], None], then: Callable[[], None] | None = None) -> None:
+        self._pending.append((self._pool.submit(job), then))
+        while len(self._pending) > self._ahead:
+            self._finish_one()
+
+    def _finish_one(self) -> None:
+        future, then = self._pending.popleft()
+        future.result()
+        if then is not None:
+            then()
+
+    def __enter__(self) -> _Stage:
+        return self
+
+    def __exit__(self, kind: object, error: object, tb: object) -> None:
+        try:
+            while self._pending:
+                if kind is None:
+                    self._finish_one()
+                else:  # already failing: only wait, the first error is the one raised
+                    future, _ = self._pending.popleft()
+                    wait([future])
+        finally:
+            self._pool.shutdown(wait=True)
+
+
 Progress = Callable[[int, float], None]  # rows done, share of the input read
 
 
@@ -269,13 +308,17 @@ def _run(
 
     try:
         if raw:
-            # The reader thread finds the rows, reads their fields and classifies the numbers, chunks
-            # ahead (the store's history may still be loading); this thread judges and emits.
-            for chunk_read in prefetch(_read_raw(src, judge, chunk_rows * 64), depth=PREFETCH):  # rows of ~64 bytes
-                verdict = judged(*chunk_read.texts, chunk_read.prepared)
-                _emit_raw(src, chunk_read.raw.block, verdict, allowed, blocked, tally, tails_made)
-                if progress is not None:
-                    progress(tally.rows, chunk_read.raw.done)
+            # Three stages, each on its thread, chunks in file order through each: the reader finds the
+            # rows, reads their fields and classifies the numbers, chunks ahead (the store's history
+            # may still be loading); this thread judges; the emitter writes the rows and counts them.
+            with _Stage("scrub-emit", EMIT_AHEAD) as emitter:
+                for chunk_read in prefetch(_read_raw(src, judge, chunk_rows * 64), depth=PREFETCH):  # ~64 B rows
+                    verdict = judged(*chunk_read.texts, chunk_read.prepared)
+                    done = chunk_read.raw.done
+                    emitter.submit(
+                        partial(_emit_raw, src, chunk_read.raw.block, verdict, allowed, blocked, tally, tails_made),
+                        None if progress is None else partial(lambda d: progress(tally.rows, d), done),
+                    )
         for chunk in [] if raw else prefetch(src.chunks(chunk_rows)):
             table = chunk.table
             if table.num_rows:
