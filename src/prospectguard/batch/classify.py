@@ -99,6 +99,7 @@ class Parsed:
         ordered): one sort, shared by the history's look-up and the search for repeats."""
         if self._by_number is None:
             rows = np.flatnonzero(self.national >= 0)
+            assert not len(rows) or int(self.national.max()) < 1 << 30, "a national number out of range"
             # Numbers are below 10**9 < 2**30 and rows below 2**33: both fit in one int64, and one
             # plain sort of it orders by number, then by row (a stable order without an argsort).
             packed = np.sort((self.national[rows] << 33) | rows)
