@@ -108,6 +108,48 @@ def test_unreachable_postgresql_is_store_unavailable() -> None:
     store.close()
 
 
+def test_a_read_that_fails_midway_is_store_unavailable(store: Store) -> None:
+    """The check's read on the driver's cursor (store/compiled.py) fails closed like SQLAlchemy's, and
+    recovers: a statement that fails is StoreUnavailable (SQLite: a table gone), and connections the
+    server dropped while pooled are not used (PostgreSQL)."""
+    org = store.org_id("acme")
+    store.add_opposition(org, NUM, at=T0, source="manual")
+    assert store.facts(org, NUM, T0).oppositions
+    if store.engine.dialect.name == "postgresql":
+        from sqlalchemy import create_engine
+
+        with store.engine.connect() as one, store.engine.connect() as two:  # idle in the pool once closed
+            pids = [c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() for c in (one, two)]
+        admin = create_engine(store.engine.url)
+        with admin.connect() as conn:  # the server ends both sessions while the pool holds them
+            for pid in pids:
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        admin.dispose()
+        for _ in range(4):  # the pool pings a connection before handing it out: dropped ones are replaced
+            assert store.facts(org, NUM, T0).oppositions
+    else:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE opposition_events RENAME TO opposition_events_away")
+        with pytest.raises(StoreUnavailable):
+            store.facts(org, NUM, T0)
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE opposition_events_away RENAME TO opposition_events")
+        assert store.facts(org, NUM, T0).oppositions
+
+
+@pytest.mark.postgres
+def test_the_driver_cursor_read_is_one_snapshot(pg_url: str) -> None:
+    """PostgreSQL: REPEATABLE READ for the read (one snapshot across its statements, as `read_tx`), and
+    the pooled connection is given back at the default level for the writers that use it next."""
+    level = select(func.current_setting("transaction_isolation").label("level"))
+    with Store.open(pg_url) as store:
+        for _ in range(2):
+            with store._statements.read() as run:
+                assert [r.level for r in run(level, {})] == ["repeatable read"]
+            with store.engine.connect() as conn:
+                assert conn.execute(level).scalar() == "read committed"
+
+
 def test_unwritable_sqlite_path_is_store_unavailable(tmp_path: Any) -> None:
     with pytest.raises(StoreUnavailable):
         Store.open(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
@@ -632,7 +674,13 @@ def test_read_facts_of_one_number_is_read_facts_many(store: Store) -> None:
         for number in (NUM, "+33699999999"):
             for at in (T0, T0 - timedelta(days=200)):  # before the Bloctel snapshot: no snapshot in force
                 base, found = read_facts_many(conn, org, [number], at)
-                assert read_facts(conn, org, number, at) == found.get(number, base)
+                expected = found.get(number, base)
+                assert read_facts(conn, org, number, at) == expected
+                # The service's read, on the driver's cursor (store/compiled.py): the same facts, and the
+                # same audit text (instants aware and in UTC, flags as booleans, settings as sets).
+                fast = store.facts(org, number, at)
+                assert fast == expected
+                assert fast.to_json() == expected.to_json()
         assert read_facts(conn, org, NUM, T0).bloctel is not None and read_facts(conn, org, NUM, T0).bloctel.listed
         assert len(read_facts(conn, org, NUM, T0).attempts) == 3
 

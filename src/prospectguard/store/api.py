@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from prospectguard.model import Facts, OrgSettings
 from prospectguard.store import audit, evidence, migrate
 from prospectguard.store.audit import AuditReport, Entry
+from prospectguard.store.compiled import Statements
 from prospectguard.store.connect import DEFAULT_URL, create_store_engine, read_tx, write_tx
 from prospectguard.store.evidence import (
     ADDABLE_OPPOSITION_SOURCES,
@@ -32,6 +33,7 @@ from prospectguard.store.evidence import (
     check_text,
 )
 from prospectguard.store.facts import (
+    facts_with,
     read_consent_history,
     read_facts,
     read_facts_many,
@@ -84,6 +86,7 @@ class Store:
     def __init__(self, url: str = DEFAULT_URL) -> None:
         self.url = url
         self._engine = create_store_engine(url)
+        self._statements = Statements(self._engine)
 
     @classmethod
     def open(cls, url: str = DEFAULT_URL, upgrade: bool = True) -> Self:
@@ -421,8 +424,8 @@ class Store:
         """
         at = require_aware(at, "at")
         e164 = check_e164(e164)
-        with read_tx(self._engine) as conn:
-            return read_facts(conn, org_id, e164, at)
+        with self._statements.read() as run:  # the hot read of every check: on the driver's cursor
+            return facts_with(run, org_id, e164, at)
 
     def facts_many(self, org_id: int, numbers: Sequence[str], at: datetime) -> tuple[Facts, dict[str, Facts]]:
         """The facts of many E.164 numbers in one read snapshot (`read_facts_many`): the shared facts,

@@ -7,7 +7,7 @@ cut at the contact instant: the engine also looks at later instants for `next_al
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,9 +55,23 @@ _ORG_SETTINGS = (
 )
 
 
+# Runs a statement with its values and gives its rows (columns by name): through a SQLAlchemy
+# connection (`through`), or on the driver's cursor (`store.compiled.Statements.read`).
+Run = Callable[[Any, dict[str, Any]], Sequence[Any]]
+
+
+def through(conn: Connection) -> Run:
+    return lambda statement, values: conn.execute(statement, values).all()
+
+
 def read_org_settings(conn: Connection, org_id: int) -> OrgSettings:
     """The latest settings row (highest id); defaults when never set; KeyError for an unknown org."""
-    row = conn.execute(_ORG_SETTINGS, {"org_id": org_id}).first()
+    return org_settings_with(through(conn), org_id)
+
+
+def org_settings_with(run: Run, org_id: int) -> OrgSettings:
+    rows = run(_ORG_SETTINGS, {"org_id": org_id})
+    row = rows[0] if rows else None
     if row is None:
         raise KeyError(f"no organisation with id {org_id}")
     if row.settings_id is None:
@@ -176,12 +190,18 @@ _ONE_NUMBER = _one_number_history()
 def read_facts(conn: Connection, org_id: int, e164: str, at: datetime) -> Facts:
     """What `read_facts_many` gives for one number (a test holds them equal), in three statements
     built once: the settings, the Bloctel snapshot in force, and the number's whole history."""
-    org = read_org_settings(conn, org_id)
+    return facts_with(through(conn), org_id, e164, at)
+
+
+def facts_with(run: Run, org_id: int, e164: str, at: datetime) -> Facts:
+    """`read_facts` with `run` executing its statements (see `Run`)."""
+    org = org_settings_with(run, org_id)
     params = {"org_id": org_id, "e164": e164, "bloctel_day": at.astimezone(BLOCTEL_ZONE).date()}
-    snapshot = conn.execute(_SNAPSHOT, params).first()
+    snapshots = run(_SNAPSHOT, params)
+    snapshot = snapshots[0] if snapshots else None
     unlisted = BloctelFacts(as_of=None) if snapshot is None else BloctelFacts(as_of=snapshot.as_of, listed=False)
     found: dict[str, list[Any]] = {}
-    for r in conn.execute(_ONE_NUMBER, {**params, "since": at - ATTEMPT_WINDOW}):
+    for r in run(_ONE_NUMBER, {**params, "since": at - ATTEMPT_WINDOW}):
         found.setdefault(r.kind, []).append(r)
     if not found:
         return Facts(org=org, bloctel=unlisted)
