@@ -81,3 +81,29 @@ def test_classify_handles_nulls_and_an_empty_column() -> None:
     parsed = classify(pa.array([None, "0612345678"], pa.string()), classes)
     assert classes.reps[int(parsed.cls[0])].type is NumberType.INVALID
     assert parsed.e164.to_pylist() == ["", "+33612345678"]
+
+
+def _holds_for(words: list[bytes]) -> None:
+    import numpy as np
+
+    from prospectguard.batch.classify import _eight_digits, _words
+
+    data = np.frombuffer(b"".join(words), np.uint8)
+    ok, number = _eight_digits(_words(data)[np.arange(0, len(data), 8)])
+    for k, word in enumerate(words):
+        digits = all(0x30 <= b <= 0x39 for b in word)
+        assert bool(ok[k]) == digits
+        if digits:
+            assert int(number[k]) == int(word.decode())
+
+
+@given(st.lists(st.binary(min_size=8, max_size=8), min_size=1, max_size=50))
+def test_eight_bytes_read_at_once_are_digits_and_their_number_exactly_when_they_are(words: list[bytes]) -> None:
+    """The word trick of `_match` against reading the bytes one by one."""
+    _holds_for(words)
+
+
+@given(st.lists(st.lists(st.sampled_from([*b"0123456789:/+", 0, 0xFF]), min_size=8, max_size=8), min_size=1))
+def test_eight_bytes_near_the_digits(words: list[list[int]]) -> None:
+    """Bytes just outside '0'..'9' (':' is '9' + 1, '/' is '0' - 1) are where a word trick slips."""
+    _holds_for([bytes(w) for w in words])

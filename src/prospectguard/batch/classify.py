@@ -154,7 +154,6 @@ _PLAIN = np.zeros(256, bool)
 _PLAIN[[ord(c) for c in _PLAIN_SEPARATORS]] = True
 _KEPT = np.zeros(256, bool)
 _KEPT[[ord(c) for c in "0123456789+"]] = True
-_POW9 = 10 ** np.arange(8, -1, -1, dtype=np.int64)
 _HEAD_MAX = max(len(h) for h in _HEAD_TO_CC)
 
 
@@ -181,15 +180,46 @@ def canonical_head(national: np.ndarray) -> np.ndarray:
 
 def _strip(data: np.ndarray, offsets: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Remove the bytes `drop` marks (a 256-entry table) from every value: one pass over the bytes."""
-    gone = drop[data]
-    kept = np.zeros(len(data) + 1, np.int64)
-    np.cumsum(~gone, out=kept[1:])
-    return data[~gone], kept[offsets]
+    keep = (~drop)[data]
+    kept = np.empty(len(data) + 1, np.int32 if len(data) < 2**31 else np.int64)  # int32: half the traffic
+    kept[0] = 0
+    np.cumsum(keep, out=kept[1:], dtype=kept.dtype)
+    return np.compress(keep, data), kept[offsets].astype(np.int64)
+
+
+# Eight bytes read as one little-endian integer (the first byte lowest): each is a digit when its high
+# nibble is 3 before and after adding 6 (':' to '?' carry into 4); 8 digits then become their number
+# in three multiply-and-shift steps, pairs, then fours, then all eight (wrapping uint64 arithmetic).
+_ZEROS = np.uint64(0x3030303030303030)
+_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
+_SIXES = np.uint64(0x0606060606060606)
+_BYTE = np.uint64(0xFF)
+_PAIRS_MASK, _FOURS_MASK = np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0000FFFF0000FFFF)
+_HEAD_MASK = np.array([(1 << (8 * k)) - 1 for k in range(8)], np.uint64)  # the first k bytes of a word
+assert _HEAD_MAX <= 7  # a head fits in one word, with room for its length in the top byte
+
+
+def _words(data: np.ndarray) -> np.ndarray:
+    """`words[i]`: the 8 bytes from `data[i]` on (zeros past the end) as one little-endian uint64."""
+    padded = np.zeros(len(data) + 8, np.uint8)
+    padded[: len(data)] = data
+    return np.ndarray((len(data),), dtype="<u8", buffer=padded, strides=(1,))
+
+
+def _eight_digits(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(whether all 8 bytes are ASCII digits, their number: the first byte the leading digit)."""
+    ok = ((words & _NIBBLES) == _ZEROS) & (((words + _SIXES) & _NIBBLES) == _ZEROS)
+    v = words - _ZEROS
+    v = v * np.uint64(10) + (v >> np.uint64(8))
+    v = ((v & _PAIRS_MASK) * np.uint64(100 << 16 | 1)) >> np.uint64(16)
+    v = ((v & _FOURS_MASK) * np.uint64(10_000 << 32 | 1)) >> np.uint64(32)
+    return ok, v.astype(np.int64)
 
 
 def _match(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Values already stripped of separators: "<head><9 digits, the first not 0>" -> (matched, the
-    national number as an integer, its 10-digit row or -1), per value."""
+    national number as an integer, its 10-digit row or -1), per value. The 9 digits are read as a
+    word of 8 and a last one, the head (up to 7 bytes) as one word (see `_eight_digits`)."""
     n = len(offsets) - 1
     matched = np.zeros(n, bool)
     national = np.full(n, -1, np.int64)
@@ -199,14 +229,15 @@ def _match(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarra
     cand = np.flatnonzero((lengths >= 9) & (lengths <= 9 + _HEAD_MAX))
     if not len(cand):
         return matched, national, row
-    tail = data[ends[cand, None] + np.arange(-9, 0)]
-    nsn_ok = ((tail >= 48) & (tail <= 57)).all(axis=1) & (tail[:, 0] != 48)
-    nsn = np.where(nsn_ok, (tail.astype(np.int64) - 48) @ _POW9, 0)
+    words = _words(data)
+    end = ends[cand]
+    first8 = words[end - 9]
+    last = data[end - 1].astype(np.int64)
+    digits, number = _eight_digits(first8)
+    nsn_ok = digits & ((first8 & _BYTE) != np.uint64(ord("0"))) & (last >= 48) & (last <= 57)
+    nsn = np.where(nsn_ok, number * 10 + (last - 48), 0)
     head_len = lengths[cand] - 9
-    positions = np.minimum(starts[cand, None] + np.arange(_HEAD_MAX), len(data) - 1)
-    in_head = np.arange(_HEAD_MAX) < head_len[:, None]
-    head_bytes = np.where(in_head, data[positions].astype(np.int64), 0)
-    code = (head_bytes << (8 * np.arange(_HEAD_MAX, dtype=np.int64))).sum(axis=1) | (head_len << 56)
+    code = (words[starts[cand]] & _HEAD_MASK[head_len]).astype(np.int64) | (head_len << 56)
     at = np.minimum(np.searchsorted(_HEAD_SORTED, code), len(_HEAD_SORTED) - 1)
     ok = nsn_ok & (_HEAD_SORTED[at] == code)
     found = _ROW_OF_KEY[nsn // 100_000]
