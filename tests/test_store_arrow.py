@@ -81,3 +81,52 @@ def test_adbc_is_used_for_a_store_on_disk(store: Store) -> None:
         "org_id": "org_id",
     }
     assert store_arrow._adbc(store.engine, params) is not None
+
+
+def test_the_tables_are_read_on_one_state_of_the_store(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write committed after the first table is read (consents) is seen in none of the others."""
+    import threading
+
+    org = fill(store)
+    before = plain(store.history_tables(org, AT))
+    new = "+33699999999"
+
+    def write() -> None:
+        store.add_opposition(org, new, at=AT - timedelta(days=1), source="manual")
+
+    def between() -> None:
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=15)
+
+    monkeypatch.setattr(store_arrow, "_after_first_table", between)
+    during = plain(store.history_tables(org, AT))
+    monkeypatch.setattr(store_arrow, "_after_first_table", lambda: None)
+    assert new in store.history_tables(org, AT)["oppositions"].column("e164").to_pylist()  # it did land
+    assert during == before
+
+
+def test_reading_the_history_leaves_the_other_connections_working(sqlite_url: str) -> None:
+    """ADBC links its own copy of SQLite. Its connection, closing, once deleted the WAL and its index
+    from under a connection of Python's sqlite3 left open in the process: that connection's later
+    writes went to the deleted file, and a new connection met a disk I/O error."""
+    import sqlite3
+
+    with Store.open(sqlite_url) as store:
+        org = fill(store)
+        path = store.engine.url.database
+        assert path
+        insert = (
+            "INSERT INTO opposition_events (org_id, e164, at, active, source, recorded_at)"
+            " VALUES (?, ?, '2026-11-30 10:00:00.000000', 1, 'manual', '2026-11-30 10:00:00.000000')"
+        )
+        other = sqlite3.connect(path, isolation_level=None)  # open across the read, as a pooled one was
+        other.execute(insert, (org, "+33699999997"))  # in the WAL, not yet checkpointed
+        store.history_tables(org, AT)
+        other.execute(insert, (org, "+33699999998"))
+        other.close()
+        fresh = sqlite3.connect(path)
+        found = fresh.execute("SELECT e164 FROM opposition_events WHERE e164 LIKE '+336999999%'").fetchall()
+        fresh.close()
+        assert sorted(found) == [("+33699999997",), ("+33699999998",)]
+        assert "+33699999998" in store.history_tables(org, AT)["oppositions"].column("e164").to_pylist()

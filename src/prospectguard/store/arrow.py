@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -87,6 +88,10 @@ def _normalise(table: pa.Table) -> pa.Table:
     return pa.table(cols, names=table.column_names)
 
 
+def _after_first_table() -> None:
+    """Called once the first table is read (a test writes to the store here)."""
+
+
 def _adbc(engine: Engine, params: dict[str, Any]) -> dict[str, pa.Table] | None:
     url = make_url(str(engine.url.render_as_string(hide_password=False)))
     backend = url.get_backend_name()
@@ -97,7 +102,12 @@ def _adbc(engine: Engine, params: dict[str, Any]) -> dict[str, pa.Table] | None:
                 return None
             import adbc_driver_sqlite.dbapi as driver
 
-            conn: Any = driver.connect(database)
+            # ADBC links its own copy of SQLite, which does not see this process's other connections
+            # (POSIX locks are per process). Read-write, its connection took itself for the file's
+            # last one when closing, and deleted the WAL from under them: their later writes were
+            # lost. Read-only, it never does; and the engine's pooled connections are closed first.
+            engine.dispose()
+            conn: Any = driver.connect(f"file:{quote(database)}?mode=ro")
             begin = "BEGIN"
         elif backend == "postgresql":
             import adbc_driver_postgresql.dbapi as pg
@@ -118,6 +128,8 @@ def _adbc(engine: Engine, params: dict[str, Any]) -> dict[str, pa.Table] | None:
         for name, sql in QUERIES.items():
             cursor.execute(sql.format(**params))
             out[name] = cursor.fetch_arrow_table()
+            if len(out) == 1:
+                _after_first_table()
         cursor.execute("COMMIT")
         cursor.close()
         return out
