@@ -625,6 +625,12 @@ def test_cli_scrub_success_and_json(tmp_path: Path, db: str) -> None:
     result = run(str(path), "--campaign", str(EXAMPLE), "-o", str(tmp_path / "ex"), "--format", "xlsx", db=db)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "ex" / "allowed.xlsx").is_file() and (tmp_path / "ex" / "blocked.xlsx").is_file()
+    # Each run left its entry in the audit trail, read back by a new process's connections (the
+    # history's ADBC read once deleted the WAL under the run's own connection: its entry was lost).
+    with Store.open(db) as store:
+        scrubs = [e for e in store.audit_entries(0, 100) if "scrub" in e["request"]]
+        assert len(scrubs) == 3
+        assert store.verify_audit().ok
 
 
 def test_example_campaign_loads() -> None:
