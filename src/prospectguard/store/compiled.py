@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Dialect, Engine
 
 from prospectguard.store.connect import unavailable_on_failure
-from prospectguard.store.errors import StoreUnavailable
+from prospectguard.store.facts import Run
 
 
 class Compiled:
@@ -68,15 +68,14 @@ class Statements:
         return found[1]
 
     @contextmanager
-    def read(self) -> Iterator[Callable[[Any, dict[str, Any]], list[Any]]]:
+    def read(self) -> Iterator[Run]:
         """A read transaction on a pooled DBAPI connection (one snapshot for every statement, REPEATABLE
         READ on PostgreSQL), yielding `run(statement, values) -> rows`. The driver's connection and
         operational errors become StoreUnavailable, as `connect.read_tx` does for SQLAlchemy's."""
         dbapi = self.engine.dialect.loaded_dbapi
         unavailable = (dbapi.OperationalError, dbapi.InterfaceError)
-        try:
-            with unavailable_on_failure():
-                conn = self.engine.raw_connection()
+        with unavailable_on_failure(*unavailable):
+            conn = self.engine.raw_connection()
             postgresql = self.engine.dialect.name == "postgresql"
             driver: Any = conn.driver_connection
             before = driver.isolation_level if postgresql else None
@@ -100,6 +99,3 @@ class Statements:
                 raise
             finally:
                 conn.close()  # back to the pool (a no-op once invalidated)
-        except unavailable as exc:
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreUnavailable(f"{type(exc).__name__}: {detail}") from exc

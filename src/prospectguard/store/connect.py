@@ -88,14 +88,16 @@ def _sqlite_engine(url: URL) -> Engine:
 
 
 @contextmanager
-def unavailable_on_failure() -> Iterator[None]:
-    """Turn "cannot reach or use the database" into StoreUnavailable, so callers can fail closed."""
+def unavailable_on_failure(*also: type[BaseException]) -> Iterator[None]:
+    """Turn "cannot reach or use the database" into StoreUnavailable, so callers can fail closed.
+    `also`: more error types that mean it (the driver's own, for code on its cursor)."""
+    caught: tuple[type[BaseException], ...] = (*_UNAVAILABLE, *also)
     try:
         yield
-    except _UNAVAILABLE as exc:
+    except caught as exc:
         # The driver's own message, on one line (SQLAlchemy appends a multi-line "Background" note).
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise StoreUnavailable(f"{exc.__class__.__name__}: {detail}") from exc
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise StoreUnavailable(f"{exc.__class__.__name__}: {lines[0] if lines else 'no detail'}") from exc
 
 
 _WRITER_FILES = threading.local()
