@@ -455,7 +455,7 @@ class Store:
     ) -> int:
         """Append a decision to the hash chain; returns its seq."""
         return audit.append(
-            self._engine, at=at, org=org, request=request, facts=facts, decision=decision, law_date=law_date
+            self._statements, at=at, org=org, request=request, facts=facts, decision=decision, law_date=law_date
         )
 
     def verify_audit(self, anchor: str | None = None) -> AuditReport:
@@ -467,7 +467,7 @@ class Store:
 
     def append_audit_many(self, entries: Sequence[Entry]) -> list[int]:
         """Append several decisions in one transaction (one commit); returns their seqs."""
-        return audit.append_many(self._engine, entries)
+        return audit.append_many(self._statements, entries)
 
     def audit_entries(self, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         return audit.entries(self._engine, offset, limit)

@@ -104,7 +104,7 @@ _WRITER_FILES = threading.local()
 
 
 @contextmanager
-def _sqlite_writers_queue(engine: Engine) -> Iterator[None]:
+def writers_queue(engine: Engine) -> Iterator[None]:
     """Writers of one SQLite file take turns on an flock of `<file>-writer` before BEGIN IMMEDIATE.
 
     SQLite's own busy handler, waiting for the write lock, sleeps 1, 2, 5, 10... ms between tries:
@@ -135,7 +135,7 @@ def _sqlite_writers_queue(engine: Engine) -> Iterator[None]:
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
     """A write transaction (BEGIN IMMEDIATE on SQLite, writers queued on a file lock), committed on success."""
-    with unavailable_on_failure(), engine.connect() as conn, _sqlite_writers_queue(engine):
+    with unavailable_on_failure(), engine.connect() as conn, writers_queue(engine):
         conn.execution_options(**{_WRITE: True})
         with conn.begin():
             yield conn
