@@ -13,11 +13,10 @@ the store is SQLAlchemy's synchronous Core.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -39,7 +38,8 @@ from prospectguard.inputs import InputError, day, instant
 from prospectguard.law.listing import rules_in_force
 from prospectguard.model import Audience, Channel, ContactRequest, Decision, Sector
 from prospectguard.service import metrics
-from prospectguard.service.auditwriter import WAIT_SECONDS, AuditWriter
+from prospectguard.service.auditproc import ProcessCommit, eligible
+from prospectguard.service.auditwriter import AuditPipeline, ThreadCommit
 from prospectguard.service.schemas import (
     AttemptOut,
     AttemptRequest,
@@ -60,6 +60,7 @@ from prospectguard.service.schemas import (
 )
 from prospectguard.store import Store, StoreUnavailable
 from prospectguard.store.api import ApiKey, IdempotencyConflict
+from prospectguard.store.audit import Entry
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of 10,000 contacts is about 1 MB
 KEY_CACHE_SECONDS = 5.0  # a revoked key stops working within this delay in every process
@@ -216,19 +217,32 @@ def _when(value: str | None) -> datetime:
 
 
 def create_app(
-    store: Store | None = None, *, db: str | None = None, key_cache_seconds: float = KEY_CACHE_SECONDS
+    store: Store | None = None,
+    *,
+    db: str | None = None,
+    key_cache_seconds: float = KEY_CACHE_SECONDS,
+    audit_process: bool | None = None,
 ) -> FastAPI:
     """The service over `store` (or one opened from `db`, default $PROSPECTGUARD_DB). `uvicorn
-    --factory prospectguard.service.app:create_app` calls it with no argument in each worker."""
+    --factory prospectguard.service.app:create_app` calls it with no argument in each worker.
+
+    `audit_process`: commit the audit trail from a child process (`auditproc`); by default when
+    the app opens its own store, as `serve` does, and the store is a file or a server."""
+    if audit_process is None:
+        audit_process = store is None
     if store is None:
         store = Store.open(db or os.environ.get("PROSPECTGUARD_DB", "sqlite:///prospectguard.db"))
-    writer = AuditWriter(store)
+    commit = ProcessCommit(store) if audit_process and eligible(store) else ThreadCommit(store)
+    trail = AuditPipeline(commit)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        if isinstance(commit, ProcessCommit):
+            with contextlib.suppress(StoreUnavailable):  # the first check then fails closed, and retries it
+                await commit.start()
         yield
-        writer.close()
+        await commit.close()
 
     app = FastAPI(
         title="prospectguard",
@@ -243,10 +257,10 @@ def create_app(
     )
     app.state.store = store
     app.state.keys = Keys(store, key_cache_seconds)
-    app.state.writer = writer
+    app.state.trail = trail
 
     def gate(key: ApiKey) -> Gate:
-        return Gate(store, key.org, audit=writer, org_id=key.org_id)
+        return Gate(store, key.org, org_id=key.org_id)
 
     @app.exception_handler(Denied)
     async def denied(request: Request, exc: Denied) -> JSONResponse:
@@ -343,8 +357,9 @@ def create_app(
         """
         # The hot path: the body parsed by pydantic-core straight from its bytes, then the key and
         # the decision in one trip to a worker thread (FastAPI would take two, and parse the JSON twice).
-        # A plain check's audit entry is awaited here, not in the thread: threads stay free for
-        # the next checks while the trail commits, and commits gather more entries each.
+        # A plain check's audit entry is awaited here, on the event loop (`AuditPipeline`), not in
+        # the thread: threads stay free for the next checks while the trail commits, and commits
+        # gather more entries each.
         started = time.perf_counter()
         raw = await request.body()
         try:
@@ -353,7 +368,7 @@ def create_app(
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
         now = datetime.now(UTC)
 
-        def work() -> tuple[int, dict[str, Any]] | tuple[Decision, Future[int]]:
+        def work() -> tuple[int, dict[str, Any]] | tuple[Decision, Entry]:
             key = authorise(request, credentials, "check")
             if key is STORE_DOWN or body.reserve or body.idempotency_key is not None:
                 return decided(key, body, now)
@@ -361,17 +376,16 @@ def create_app(
                 decision, entry = gate(key).judge(_request(body, now))
             except StoreUnavailable as exc:
                 return 503, unavailable(_request(body, now), str(exc) or None).to_json()
-            return decision, writer.submit(entry)
+            return decision, entry
 
         first, second = await run_in_threadpool(work)
         if isinstance(first, Decision):
-            assert isinstance(second, Future)
+            assert isinstance(second, Entry)
             try:
-                await asyncio.wait_for(asyncio.wrap_future(second), WAIT_SECONDS)
+                await trail.append(second)
                 answer = first.to_json()
-            except (StoreUnavailable, TimeoutError) as exc:
-                detail = str(exc) or "the audit trail did not commit in time"
-                answer = unavailable(_request(body, now), detail).to_json()
+            except StoreUnavailable as exc:
+                answer = unavailable(_request(body, now), str(exc) or None).to_json()
             metrics.count(answer)
             status = 503 if _store_down(answer) else 200
         else:
