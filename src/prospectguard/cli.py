@@ -729,6 +729,9 @@ def serve(
 
     import uvicorn
 
+    from prospectguard.service.workers import APP, CannotListen
+    from prospectguard.service.workers import run as supervise
+
     s = settings(ctx)
     store = s.store()  # opened and migrated once here, before the workers start
     key = _demo_key(store, s.db) if demo else None
@@ -751,15 +754,16 @@ def serve(
         )
     out.print("  stop:    Ctrl-C", markup=False)
     try:
-        uvicorn.run(
-            "prospectguard.service.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-            access_log=False,
-        )
+        if workers == 1:
+            uvicorn.run(APP, factory=True, host=host, port=port, log_level="warning", access_log=False)
+        else:
+            try:
+                status = supervise(host, port, workers)
+            except CannotListen as exc:
+                fail("--port", str(exc))
+            if status:
+                err.print("error: a worker could not start (its messages are above)", markup=False)
+                raise typer.Exit(1)
     finally:
         if multiproc is not None:
             multiproc.cleanup()

@@ -1,0 +1,109 @@
+"""Several service processes on one port, each listening on a socket of its own (SO_REUSEPORT).
+
+Why not uvicorn's own `--workers`: there, the workers share one listening socket, and whichever
+wakes first accepts every connection waiting (asyncio accepts up to the backlog at once). A dialer
+opens its keep-alive connections together, so they all landed in one worker and stayed there: under
+a 1,000 checks/s load from 16 connections, one worker used a full core while the other idled, and
+the answers queued behind each other (benchmarks/service.py). With a socket per worker, the kernel
+spreads new connections across the workers by a hash of their addresses.
+
+The supervisor restarts a worker that dies after it started, stops every worker (SIGTERM: uvicorn
+finishes the requests in flight and runs the app's shutdown) on SIGINT or SIGTERM, and exits 1 when
+a worker cannot start (the port taken, the store unreachable).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import socket
+import sys
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+APP = "prospectguard.service.app:create_app"
+STARTUP_FAILURE = 3  # uvicorn's exit code for a server that could not start
+STOP_SECONDS = 30.0
+
+
+class CannotListen(Exception):
+    """The address cannot be listened on (taken by another program, not a local address...)."""
+
+
+def _listener(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def _worker(host: str, port: int, log_level: str) -> None:
+    import uvicorn
+
+    try:
+        sock = _listener(host, port)
+    except CannotListen as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(STARTUP_FAILURE)
+    config = uvicorn.Config(APP, factory=True, host=host, port=port, log_level=log_level, access_log=False)
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
+def run(host: str, port: int, workers: int, log_level: str = "warning") -> int:
+    """Serve with `workers` processes until SIGINT or SIGTERM; the exit status (0, or 1 when a worker
+    could not start). CannotListen at once when the address is taken."""
+    _listener(host, port).close()  # a clear error now rather than from every worker
+    spawn = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def start() -> BaseProcess:
+        process = spawn.Process(target=_worker, args=(host, port, log_level), name="prospectguard-worker")
+        process.start()
+        return process
+
+    processes = [start() for _ in range(workers)]
+    status = 0
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for i, process in enumerate(processes):
+                if process.is_alive() or stopping:
+                    continue
+                if process.exitcode == STARTUP_FAILURE:
+                    status, stopping = 1, True
+                    break
+                processes[i] = start()  # died while serving: the others carry on meanwhile
+    finally:
+        # Ctrl-C reached the workers too (one process group): give them a moment to stop on their own,
+        # as a second signal would make uvicorn skip its graceful shutdown.
+        settle = time.monotonic() + 1.0
+        while any(p.is_alive() for p in processes) and time.monotonic() < settle:
+            time.sleep(0.05)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        deadline = time.monotonic() + STOP_SECONDS
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return status

@@ -1,0 +1,172 @@
+"""`prospectguard serve --workers N`: a listening socket per worker, so that connections opened
+together spread over the workers; a worker that dies is replaced; SIGTERM stops everything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from prospectguard.store import Store
+
+TUESDAY_11 = "2026-12-01T11:00:00+01:00"
+CONNECTIONS = 32
+WAIT_S = 30.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _workers(pid: int) -> list[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    workers = []
+    for child in _children(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in command:
+            workers.append(child)
+    return workers
+
+
+def _sockets_on(port: int, state: str) -> set[int]:
+    """Inodes of the sockets on local `port` in `state` (01 established, 0A listening)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            inodes.add(int(fields[9]))
+    return inodes
+
+
+def _sockets_of(pid: int) -> set[int]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _wait(condition: object, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"not within {WAIT_S:.0f} s: {what}")
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, str, Path]]:
+    """`serve --workers 2` on a SQLite file with an admin key; stopped at teardown whatever happened."""
+    db = tmp_path / "store.db"
+    with Store.open(f"sqlite:///{db}") as store:
+        key = store.create_key(store.org_id("acme"), ["admin"], "workers test")
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "prospectguard", "--db", f"sqlite:///{db}", "serve", "--port", str(port)]
+    with log.open("wb") as out:
+        server = subprocess.Popen([*command, "--workers", "2"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait(
+            lambda: len(_sockets_on(port, "0A")) == 2 and _healthy(f"http://127.0.0.1:{port}"), "two workers listening"
+        )
+        yield server, port, key, db
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        print(log.read_text())
+
+
+def test_connections_opened_together_spread_over_the_workers(
+    served: tuple[subprocess.Popen[bytes], int, str, Path],
+) -> None:
+    server, port, key, db = served
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
+    try:
+        for client in clients:  # one request each, so that every connection has been accepted
+            client.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        for client in clients:
+            assert client.recv(4096).startswith(b"HTTP/1.1 200")
+        accepted = _sockets_on(port, "01")
+        per_worker = [len(_sockets_of(pid) & accepted) for pid in _workers(server.pid)]
+    finally:
+        for client in clients:
+            client.close()
+    assert sum(per_worker) == CONNECTIONS
+    assert min(per_worker) > 0, per_worker  # all in one worker has a chance of 2 in 2^32 if spread fairly
+
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
+        for minute in range(10):
+            answer = http.post("/v1/check", json={"to": "06 12 34 56 78", "at": f"2026-12-01T11:0{minute}:00+01:00"})
+            assert answer.status_code == 200 and answer.json()["decision"] == "block"
+    with Store.open(f"sqlite:///{db}") as store:
+        report = store.verify_audit()
+    assert report.ok and report.checked == 10
+
+
+def test_a_dead_worker_is_replaced_and_sigterm_stops_everything(
+    served: tuple[subprocess.Popen[bytes], int, str, Path],
+) -> None:
+    server, port, key, _ = served
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {key}"}
+    assert httpx.post(f"{base}/v1/check", json={"to": "06 12 34 56 78"}, headers=headers).status_code == 200
+    first = _workers(server.pid)
+    everything = set(first) | {c for pid in first for c in _children(pid)}  # with their audit writers
+    os.kill(first[0], signal.SIGKILL)
+    _wait(lambda: len(set(_workers(server.pid)) - set(first)) == 1, "a new worker in place of the dead one")
+    _wait(lambda: len(_sockets_on(port, "0A")) == 2, "the new worker listening")
+    for _ in range(5):
+        assert httpx.post(f"{base}/v1/check", json={"to": "06 12 34 56 78"}, headers=headers).status_code == 200
+    now = _workers(server.pid)
+    everything |= set(now) | {c for pid in now for c in _children(pid)}
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=WAIT_S) == 0
+    _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in everything), "every worker and writer gone")
+
+
+def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        db = f"sqlite:///{tmp_path / 'store.db'}"
+        command = [sys.executable, "-m", "prospectguard", "--db", db, "serve", "--port", str(port), "--workers", "2"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
