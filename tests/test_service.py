@@ -386,9 +386,12 @@ def test_postcode_and_territory_patterns_say_what_the_doors_accept() -> None:
     assert [c for c in codes_ if bool(territory.match(c)) != valid_territory(c)] == []
 
 
-def test_a_batch_answers_what_single_checks_answer(api: Api) -> None:
-    """Plain contacts of a batch are judged together (facts read set-wise): the same decisions as one
-    check each; a reserving contact in the batch still counts its attempt."""
+@pytest.mark.parametrize("chunk", [1000, 2])
+def test_a_batch_answers_what_single_checks_answer(api: Api, chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain contacts of a batch are judged together (facts read set-wise), a chunk at a time (here
+    in one chunk, or in chunks of 2): the same decisions as one check each, in order, every one in
+    the audit trail; a reserving contact in the batch still counts its attempt."""
+    monkeypatch.setattr("prospectguard.service.app.BATCH_CHUNK", chunk)
     acme = api.tenant("acme")
     consent(api, acme)
     consent(api, acme, "+262692123456")
@@ -400,6 +403,9 @@ def test_a_batch_answers_what_single_checks_answer(api: Api) -> None:
     batch = api.post("/v1/check/batch", acme, {"contacts": contacts})
     assert batch.status_code == 200, batch.text
     assert batch.json()["decisions"] == singles
+    trail = api.store.org_audit_entries("acme", limit=1000)
+    assert [e["decision"] for e in trail[-len(contacts) :]] == singles
+    assert api.store.verify_audit().ok
     reserving = [{"to": TO, "from": NPV_CALLER, "at": TUESDAY_11, "reserve": True}] * 2
     answers = api.post("/v1/check/batch", acme, {"contacts": [contacts[0], *reserving]}).json()["decisions"]
     assert [a["decision"] for a in answers] == ["allow", "allow", "block"]  # 3 attempts + 1 reserved = cap

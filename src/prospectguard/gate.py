@@ -95,14 +95,22 @@ class Gate:
         decision = decide(req, facts, callee=callee, law=self.law)
         return decision, self._entry(req.to_json(), req, facts, decision)
 
-    def _entry(self, request: dict[str, Any], req: ContactRequest, facts: Facts, decision: Decision) -> Entry:
-        """The audit entry of a decision: the request as received, the facts used, the answer."""
+    def _entry(
+        self,
+        request: dict[str, Any],
+        req: ContactRequest,
+        facts: Facts,
+        decision: Decision,
+        answer: dict[str, Any] | None = None,
+    ) -> Entry:
+        """The audit entry of a decision: the request as received, the facts used, the answer
+        (`answer`: the decision's JSON when the caller has it already)."""
         return Entry.of(
             at=req.at,
             org=self.org,
             request=request,
             facts=facts.to_json(),
-            decision=decision.to_json(),
+            decision=decision.to_json() if answer is None else answer,
             law_date=decision.law_date,
         )
 
@@ -110,24 +118,31 @@ class Gate:
         """Many checks at once, in order: the facts of their numbers read set-wise (one snapshot per
         distinct instant), and their audit entries appended in one transaction. Fail closed: when
         the store cannot be read or the trail written, every decision is STORE_UNAVAILABLE."""
-        callees = [parse(req.to) for req in reqs]
-        numbers = [c.e164 if c.type is not NumberType.INVALID else None for c in callees]
         try:
-            facts_at: dict[datetime, tuple[Facts, dict[str, Facts]]] = {}
-            for at in {req.at for req in reqs}:
-                wanted = [n for n, req in zip(numbers, reqs, strict=True) if n is not None and req.at == at]
-                facts_at[at] = self.store.facts_many(self.org_id(), wanted, at)
-            decisions, entries = [], []
-            for req, callee, number in zip(reqs, callees, numbers, strict=True):
-                base, found = facts_at[req.at]
-                facts = base if number is None else found.get(number, base)
-                decision = decide(req, facts, callee=callee, law=self.law)
-                decisions.append(decision)
-                entries.append(self._entry(req.to_json(), req, facts, decision))
-            self.store.append_audit_many(entries)
+            judged = self.judge_many(reqs)
+            self.store.append_audit_many([entry for _, _, entry in judged])
         except StoreUnavailable as exc:
             return [unavailable(req, str(exc) or None) for req in reqs]
-        return decisions
+        return [decision for decision, _, _ in judged]
+
+    def judge_many(self, reqs: list[ContactRequest]) -> list[tuple[Decision, dict[str, Any], Entry]]:
+        """`judge` for many requests, their facts read set-wise: each decision, its JSON, and its
+        audit entry, not yet appended (a door that appends them must not answer before it has).
+        StoreUnavailable when the facts cannot be read."""
+        callees = [parse(req.to) for req in reqs]
+        numbers = [c.e164 if c.type is not NumberType.INVALID else None for c in callees]
+        facts_at: dict[datetime, tuple[Facts, dict[str, Facts]]] = {}
+        for at in {req.at for req in reqs}:
+            wanted = [n for n, req in zip(numbers, reqs, strict=True) if n is not None and req.at == at]
+            facts_at[at] = self.store.facts_many(self.org_id(), wanted, at)
+        judged = []
+        for req, callee, number in zip(reqs, callees, numbers, strict=True):
+            base, found = facts_at[req.at]
+            facts = base if number is None else found.get(number, base)
+            decision = decide(req, facts, callee=callee, law=self.law)
+            answer = decision.to_json()
+            judged.append((decision, answer, self._entry(req.to_json(), req, facts, decision, answer)))
+        return judged
 
     def check_atomically(self, req: ContactRequest, *, reserve: bool, idempotency_key: str | None = None) -> Answered:
         """A check whose facts, decision, reserved attempt (when allowed and `reserve`) and audit entry

@@ -40,14 +40,19 @@ class AuditPipeline:
 
     async def append(self, entry: Entry) -> int:
         """The entry's seq once committed; StoreUnavailable when it cannot be."""
+        (seq,) = await self.append_many([entry])
+        return seq
+
+    async def append_many(self, entries: Sequence[Entry]) -> list[int]:
+        """The entries' seqs once every one is committed; StoreUnavailable when one cannot be."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new loop (a test client's): what the old one left cannot finish
             self._pending, self._draining, self._loop = [], None, loop
-        done: asyncio.Future[int] = loop.create_future()
-        self._pending.append((entry, done))
+        waiting: list[asyncio.Future[int]] = [loop.create_future() for _ in entries]
+        self._pending += zip(entries, waiting, strict=True)
         if self._draining is None:
             self._draining = asyncio.create_task(self._drain())
-        return await done
+        return list(await asyncio.gather(*waiting))
 
     async def _drain(self) -> None:
         try:
