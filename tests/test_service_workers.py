@@ -3,6 +3,7 @@ together spread over the workers; a worker that dies is replaced; SIGTERM stops 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -97,7 +98,9 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, str, 
     log = tmp_path / "serve.log"
     command = [sys.executable, "-m", "prospectguard", "--db", f"sqlite:///{db}", "serve", "--port", str(port)]
     with log.open("wb") as out:
-        server = subprocess.Popen([*command, "--workers", "2"], stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [*command, "--workers", "2"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         _wait(
             lambda: len(_sockets_on(port, "0A")) == 2 and _healthy(f"http://127.0.0.1:{port}"), "two workers listening"
@@ -105,8 +108,14 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, str, 
         yield server, port, key, db
     finally:
         if server.poll() is None:
-            server.kill()
-            server.wait()
+            server.terminate()
+            try:
+                server.wait(timeout=WAIT_S)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)  # whatever a failed test left behind in the group
         print(log.read_text())
 
 
@@ -170,3 +179,20 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_workers_stop_when_their_supervisor_is_killed(
+    served: tuple[subprocess.Popen[bytes], int, str, Path],
+) -> None:
+    server, port, key, _ = served
+    headers = {"Authorization": f"Bearer {key}"}
+    for _ in range(4):  # new connections each time: the audit writers start wherever they land
+        with httpx.Client() as http:
+            http.post(f"http://127.0.0.1:{port}/v1/check", json={"to": "06 12 34 56 78"}, headers=headers)
+    workers = _workers(server.pid)
+    everything = set(workers) | {c for pid in workers for c in _children(pid)}
+    assert len(everything) >= 3, everything  # two workers, and at least one audit writer
+    server.kill()  # SIGKILL: no chance to stop its workers itself
+    server.wait()
+    _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in everything), "the orphaned workers gone")
+    _wait(lambda: not _sockets_on(port, "0A"), "nothing listening on the port")

@@ -9,15 +9,18 @@ spreads new connections across the workers by a hash of their addresses.
 
 The supervisor restarts a worker that dies after it started, stops every worker (SIGTERM: uvicorn
 finishes the requests in flight and runs the app's shutdown) on SIGINT or SIGTERM, and exits 1 when
-a worker cannot start (the port taken, the store unreachable).
+a worker cannot start (the port taken, the store unreachable). A worker whose supervisor is gone
+(even SIGKILLed) stops itself within a second.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import socket
 import sys
+import threading
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -25,6 +28,7 @@ from types import FrameType
 APP = "prospectguard.service.app:create_app"
 STARTUP_FAILURE = 3  # uvicorn's exit code for a server that could not start
 STOP_SECONDS = 30.0
+ORPHAN_CHECK_SECONDS = 0.5
 
 
 class CannotListen(Exception):
@@ -54,9 +58,18 @@ def _worker(host: str, port: int, log_level: str) -> None:
         sys.exit(STARTUP_FAILURE)
     config = uvicorn.Config(APP, factory=True, host=host, port=port, log_level=log_level, access_log=False)
     server = uvicorn.Server(config)
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """SIGTERM ourselves (uvicorn's graceful stop) once the supervisor is gone, even SIGKILLed:
+    a worker must not serve on, unsupervised, with a port no one will stop."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def run(host: str, port: int, workers: int, log_level: str = "warning") -> int:
