@@ -5,7 +5,9 @@ caps under concurrency across processes: test_service_concurrency.py."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -410,3 +412,31 @@ def test_a_batch_answers_what_single_checks_answer(api: Api, chunk: int, monkeyp
     answers = api.post("/v1/check/batch", acme, {"contacts": [contacts[0], *reserving]}).json()["decisions"]
     assert [a["decision"] for a in answers] == ["allow", "allow", "block"]  # 3 attempts + 1 reserved = cap
     assert codes(answers[2]) == ["FREQUENCY_CAP"]
+
+
+def test_batches_judged_with_a_helper_process(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under `serve` (`processes=True`), a helper process judges every other chunk of a batch: the
+    answers are those of single checks, in order, and every one is in the audit trail; a helper
+    that dies costs nothing but speed (its chunk is judged in the worker, the next batch starts a
+    new helper)."""
+    monkeypatch.setattr("prospectguard.service.app.BATCH_CHUNK", 2)
+    with TestClient(create_app(store, key_cache_seconds=0, processes=True)) as client:
+        api = Api(client, store)
+        acme = api.tenant("acme")
+        consent(api, acme)
+        contacts = [{"from": NPV_CALLER, "at": TUESDAY_11, **c} for c in CONTACTS]
+        singles = [api.post("/v1/check", acme, c).json() for c in contacts]
+        helpers = client.app.state.helpers
+        for round_ in range(4):
+            batch = api.post("/v1/check/batch", acme, {"contacts": contacts})
+            assert batch.status_code == 200, batch.text
+            assert batch.json()["decisions"] == singles
+            pids = list(helpers._pool._processes) if helpers._pool is not None else []
+            if round_ != 2:  # round 2 met the dead helper: its other chunks may all be judged meanwhile
+                assert len(pids) == 1, f"round {round_}: the helper judged no chunk"
+            if round_ == 1:
+                os.kill(pids[0], signal.SIGKILL)
+        trail = store.org_audit_entries("acme", limit=1000)
+        judged = sorted(json.dumps(e["decision"], sort_keys=True) for e in trail[len(contacts) :])
+        assert judged == sorted(json.dumps(s, sort_keys=True) for s in singles * 4)
+        assert store.verify_audit().ok

@@ -59,7 +59,7 @@ class Gate:
         org_id: int | None = None,
     ) -> None:
         """`audit` appends an entry and returns once it is committed (StoreUnavailable otherwise); by
-        default one transaction per decision, the service passes its group-commit writer."""
+        default one transaction per decision."""
         self.store = store
         self.org = org
         self.law = law

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections import Counter as CounterOf
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -37,10 +38,11 @@ from prospectguard import __version__
 from prospectguard.gate import Gate, unavailable
 from prospectguard.inputs import InputError, day, instant
 from prospectguard.law.listing import rules_in_force
-from prospectguard.model import Audience, Channel, ContactRequest, Decision, Sector
+from prospectguard.model import ContactRequest, Decision
 from prospectguard.service import metrics
 from prospectguard.service.auditproc import ProcessCommit, eligible
 from prospectguard.service.auditwriter import AuditPipeline, ThreadCommit
+from prospectguard.service.batchpool import JudgePool, Verdict, fields_of, request_of, verdicts
 from prospectguard.service.schemas import (
     AttemptOut,
     AttemptRequest,
@@ -61,9 +63,9 @@ from prospectguard.service.schemas import (
 )
 from prospectguard.store import Store, StoreUnavailable
 from prospectguard.store.api import ApiKey, IdempotencyConflict
-from prospectguard.store.audit import Entry
+from prospectguard.store.audit import Entry, canonical_json
 
-BATCH_CHUNK = 1000  # contacts of a batch judged at a time, their audit entries committed meanwhile
+BATCH_CHUNK = 500  # contacts of a batch judged at a time, their audit entries committed meanwhile
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of 10,000 contacts is about 1 MB
 KEY_CACHE_SECONDS = 5.0  # a revoked key stops working within this delay in every process
 # Threads per process for request work (Starlette's default is 40). On 2 cores, fewer threads fight
@@ -199,19 +201,7 @@ AdminKey = Annotated[ApiKey, Depends(_caller("admin"))]
 
 
 def _request(body: CheckRequest, now: datetime) -> ContactRequest:
-    return ContactRequest(
-        to=body.to,
-        at=instant(body.at, "at") if body.at else now,
-        channel=Channel(body.channel),
-        caller=body.from_,
-        automated=body.automated,
-        audience=Audience(body.audience),
-        sector=Sector(body.sector),
-        about_contract=body.about_contract,
-        message=body.message,
-        postcode=body.postcode,
-        territory=body.territory,
-    )
+    return request_of(fields_of(body), now)
 
 
 def _when(value: str | None) -> datetime:
@@ -223,18 +213,21 @@ def create_app(
     *,
     db: str | None = None,
     key_cache_seconds: float = KEY_CACHE_SECONDS,
-    audit_process: bool | None = None,
+    processes: bool | None = None,
 ) -> FastAPI:
     """The service over `store` (or one opened from `db`, default $PROSPECTGUARD_DB). `uvicorn
     --factory prospectguard.service.app:create_app` calls it with no argument in each worker.
 
-    `audit_process`: commit the audit trail from a child process (`auditproc`); by default when
-    the app opens its own store, as `serve` does, and the store is a file or a server."""
-    if audit_process is None:
-        audit_process = store is None
+    `processes`: helper processes beside each worker, one committing the audit trail (`auditproc`)
+    and one judging chunks of batches (`batchpool`); by default when the app opens its own store,
+    as `serve` does, and the store is a file or a server (another process can open it)."""
+    if processes is None:
+        processes = store is None
     if store is None:
         store = Store.open(db or os.environ.get("PROSPECTGUARD_DB", "sqlite:///prospectguard.db"))
-    commit = ProcessCommit(store) if audit_process and eligible(store) else ThreadCommit(store)
+    processes = processes and eligible(store)
+    commit = ProcessCommit(store) if processes else ThreadCommit(store)
+    helpers = JudgePool(store) if processes else None
     # A plain check's read of a SQLite store is CPU work in this process, about 0.2 ms, that never
     # waits for a writer (WAL): handing it to a worker thread and back cost more than the read
     # (0.27 ms of CPU a check in GIL hand-offs and thread wake-ups; 1,750 -> 2,650 checks/s on
@@ -249,8 +242,12 @@ def create_app(
         if isinstance(commit, ProcessCommit):
             with contextlib.suppress(StoreUnavailable):  # the first check then fails closed, and retries it
                 await commit.start()
+        if helpers is not None:
+            await helpers.start()
         yield
         await commit.close()
+        if helpers is not None:
+            await asyncio.to_thread(helpers.close, wait=True)
 
     app = FastAPI(
         title="prospectguard",
@@ -266,6 +263,7 @@ def create_app(
     app.state.store = store
     app.state.keys = Keys(store, key_cache_seconds)
     app.state.trail = trail
+    app.state.helpers = helpers
 
     def gate(key: ApiKey) -> Gate:
         return Gate(store, key.org, org_id=key.org_id)
@@ -412,52 +410,71 @@ def create_app(
         tags=["checks"],
         summary="Up to 10,000 contacts, one decision each, in order",
     )
-    async def check_batch(body: BatchRequest, key: CheckKey) -> JSONResponse:
+    async def check_batch(body: BatchRequest, key: CheckKey) -> Response:
         """Plain checks are judged together (facts read set-wise), a chunk at a time; those that
-        reserve or carry an idempotency key go one by one, each atomic."""
-        # A chunk's audit entries commit (in the audit writer's process) while the next chunk is
-        # judged here: the trail's share of the time overlaps the rest instead of adding to it.
+        reserve or carry an idempotency key go one by one, each atomic. Each decision is written
+        as the audit trail keeps it (canonical JSON: keys sorted)."""
+        # Two lanes take chunks in turn: this worker's threads, and (under `serve`) a helper process
+        # (`batchpool`), so that a batch uses both cores. Each chunk's audit entries commit (in the
+        # audit writer's process) while the lanes judge the next chunks.
         now = datetime.now(UTC)
         contacts = body.contacts
-        results: list[tuple[int, dict[str, Any]] | None] = [None] * len(contacts)
+        texts: list[str | None] = [None] * len(contacts)
+        tally: CounterOf[tuple[str, str]] = CounterOf()
+        down = False
         plain = [i for i, c in enumerate(contacts) if not c.reserve and c.idempotency_key is None]
+        chunks = iter([plain[s : s + BATCH_CHUNK] for s in range(0, len(plain), BATCH_CHUNK)])
+        committing: list[tuple[list[int], list[Verdict], asyncio.Future[list[int]]]] = []
 
-        def judge(chunk: list[int]) -> tuple[list[ContactRequest], list[tuple[Decision, dict[str, Any], Entry]]]:
-            reqs = [_request(contacts[i], now) for i in chunk]
-            if key is STORE_DOWN:
-                raise StoreUnavailable("the API key could not be checked")
-            return reqs, gate(key).judge_many(reqs)
+        def judge_here(chunk: list[int]) -> list[Verdict]:
+            return verdicts(gate(key), [request_of(fields_of(contacts[i]), now) for i in chunk])
 
-        def settle(i: int, decision_json: dict[str, Any]) -> None:
-            metrics.count(decision_json)
-            results[i] = (503 if _store_down(decision_json) else 200), decision_json
+        def settle(i: int, text: str, result: str, codes: list[str]) -> None:
+            texts[i] = text
+            tally.update((result, code) for code in codes or ["none"])
 
-        committing = []
-        for start in range(0, len(plain), BATCH_CHUNK):
-            chunk = plain[start : start + BATCH_CHUNK]
-            try:
-                reqs, judged = await run_in_threadpool(judge, chunk)
-            except StoreUnavailable as exc:
-                for i in chunk:
-                    settle(i, unavailable(_request(contacts[i], now), str(exc) or None).to_json())
-                continue
-            entries = [entry for _, _, entry in judged]
-            committing.append((chunk, reqs, judged, asyncio.ensure_future(trail.append_many(entries))))
-        for chunk, reqs, judged, commit in committing:
+        def fail(chunk: list[int], exc: StoreUnavailable) -> None:
+            nonlocal down
+            down = True
+            for i in chunk:
+                answer = unavailable(_request(contacts[i], now), str(exc) or None).to_json()
+                settle(i, canonical_json(answer), "block", ["STORE_UNAVAILABLE"])
+
+        async def lane(helper: JudgePool | None) -> None:
+            for chunk in chunks:  # shared by the lanes: each takes the next chunk when it is free
+                try:
+                    if key is STORE_DOWN:
+                        raise StoreUnavailable("the API key could not be checked")
+                    judged = None
+                    if helper is not None:
+                        judged = await helper.judge(key.org, key.org_id, [fields_of(contacts[i]) for i in chunk], now)
+                    if judged is None:  # no helper, or it failed: judged here
+                        judged = await run_in_threadpool(judge_here, chunk)
+                except StoreUnavailable as exc:
+                    fail(chunk, exc)
+                    continue
+                entries = [Entry(at, key.org, law_date, entry) for _, _, _, at, law_date, entry in judged]
+                committing.append((chunk, judged, asyncio.ensure_future(trail.append_many(entries))))
+
+        await asyncio.gather(lane(None), *([lane(helpers), lane(helpers)] if helpers is not None else []))
+        for chunk, judged, commit in committing:
             try:
                 await commit
             except StoreUnavailable as exc:
-                for i, req in zip(chunk, reqs, strict=True):
-                    settle(i, unavailable(req, str(exc) or None).to_json())
+                fail(chunk, exc)
             else:
-                for i, (_, decision_json, _) in zip(chunk, judged, strict=True):
-                    settle(i, decision_json)
-        for i, contact in enumerate(contacts):
-            if results[i] is None:
-                results[i] = await run_in_threadpool(decided, key, contact, now)
-        done = [r for r in results if r is not None]
-        status = 503 if any(s == 503 for s, _ in done) else 200
-        return JSONResponse({"decisions": [answer for _, answer in done]}, status_code=status)
+                for i, (text, result, codes, _, _, _) in zip(chunk, judged, strict=True):
+                    settle(i, text, result, codes)
+        metrics.count_many(tally)
+        answers: list[str] = []
+        for contact, settled in zip(contacts, texts, strict=True):
+            if settled is None:
+                status, answer = await run_in_threadpool(decided, key, contact, now)
+                down = down or status == 503
+                settled = canonical_json(answer)
+            answers.append(settled)
+        content = ('{"decisions":[' + ",".join(answers) + "]}").encode()
+        return Response(content, status_code=503 if down else 200, media_type="application/json")
 
     # --- evidence ------------------------------------------------------------------------------
 

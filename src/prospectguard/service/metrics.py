@@ -7,6 +7,7 @@ and /metrics adds up every worker's figures (prometheus_client's multiprocess mo
 from __future__ import annotations
 
 import os
+from collections import Counter as CounterOf
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
@@ -29,6 +30,13 @@ def count(decision: dict[str, object]) -> None:
         DECISIONS.labels(result, "none").inc()
     for reason in reasons if isinstance(reasons, list) else []:
         DECISIONS.labels(result, str(reason.get("code"))).inc()
+
+
+def count_many(tally: CounterOf[tuple[str, str]]) -> None:
+    """Many decisions at once, tallied by (result, reason code or 'none'): one increment per label
+    pair rather than one per decision (a batch of 10,000 spent 30 ms in increments)."""
+    for (result, reason), n in tally.items():
+        DECISIONS.labels(result, reason).inc(n)
 
 
 def exposition() -> tuple[bytes, str]:
