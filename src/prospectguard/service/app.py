@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import time
 from collections import Counter as CounterOf
@@ -244,6 +245,11 @@ def create_app(
                 await commit.start()
         if helpers is not None:
             await helpers.start()
+        # What exists now lives as long as the process (the app, SQLAlchemy, the law, the numbering
+        # plan): out of the collector's sight, a full collection no longer walks it. Measured over
+        # 4,000 checks in process: its one full collection paused every request 61 ms, 4 ms frozen.
+        gc.collect()
+        gc.freeze()
         yield
         await commit.close()
         if helpers is not None:
