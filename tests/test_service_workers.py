@@ -196,3 +196,22 @@ def test_workers_stop_when_their_supervisor_is_killed(
     server.wait()
     _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in everything), "the orphaned workers gone")
     _wait(lambda: not _sockets_on(port, "0A"), "nothing listening on the port")
+
+
+def test_ctrl_c_stops_every_worker_without_a_traceback(
+    served: tuple[subprocess.Popen[bytes], int, str, Path],
+) -> None:
+    """Ctrl-C in a terminal sends SIGINT to the whole process group: the supervisor, its workers and
+    their helpers. Every one stops, and none prints a traceback."""
+    server, port, key, db = served
+    headers = {"Authorization": f"Bearer {key}"}
+    for _ in range(4):
+        with httpx.Client() as http:
+            http.post(f"http://127.0.0.1:{port}/v1/check", json={"to": "06 12 34 56 78"}, headers=headers)
+    workers = _workers(server.pid)
+    everything = set(workers) | {c for pid in workers for c in _children(pid)}
+    os.killpg(server.pid, signal.SIGINT)
+    assert server.wait(timeout=WAIT_S) == 0
+    _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in everything), "every worker and helper gone")
+    log = db.parent / "serve.log"
+    assert "Traceback" not in log.read_text(), log.read_text()

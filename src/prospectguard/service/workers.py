@@ -15,6 +15,7 @@ a worker cannot start (the port taken, the store unreachable). A worker whose su
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -49,6 +50,11 @@ def _listener(host: str, port: int) -> socket.socket:
 
 
 def _worker(host: str, port: int, log_level: str) -> None:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the whole group: uvicorn has shut down
+        _serve(host, port, log_level)
+
+
+def _serve(host: str, port: int, log_level: str) -> None:
     import uvicorn
 
     try:
