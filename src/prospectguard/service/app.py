@@ -222,8 +222,9 @@ def create_app(
     `processes`: helper processes beside each worker, one committing the audit trail (`auditproc`)
     and one judging chunks of batches (`batchpool`); by default when the app opens its own store,
     as `serve` does, and the store is a file or a server (another process can open it)."""
+    served = store is None  # the uvicorn factory's call: this process is the service's alone
     if processes is None:
-        processes = store is None
+        processes = served
     if store is None:
         store = Store.open(db or os.environ.get("PROSPECTGUARD_DB", "sqlite:///prospectguard.db"))
     processes = processes and eligible(store)
@@ -245,11 +246,13 @@ def create_app(
                 await commit.start()
         if helpers is not None:
             await helpers.start()
-        # What exists now lives as long as the process (the app, SQLAlchemy, the law, the numbering
-        # plan): out of the collector's sight, a full collection no longer walks it. Measured over
-        # 4,000 checks in process: its one full collection paused every request 61 ms, 4 ms frozen.
-        gc.collect()
-        gc.freeze()
+        if served:
+            # What exists now lives as long as the process (the app, SQLAlchemy, the law, the
+            # numbering plan): out of the collector's sight, a full collection no longer walks it.
+            # Over 4,000 checks in process, its one full collection paused every request 61 ms,
+            # 4 ms frozen. Not in a process the app shares (a test, an embedding program).
+            gc.collect()
+            gc.freeze()
         yield
         await commit.close()
         if helpers is not None:
