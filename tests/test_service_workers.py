@@ -215,3 +215,14 @@ def test_ctrl_c_stops_every_worker_without_a_traceback(
     _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in everything), "every worker and helper gone")
     log = db.parent / "serve.log"
     assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def test_a_worker_that_cannot_start_stops_the_server(capfd: pytest.CaptureFixture[str]) -> None:
+    """The app does not load in the workers (here: no such module): the supervisor stops and says
+    so (status 1) rather than starting new workers over and over."""
+    from prospectguard.service.workers import run
+
+    started = time.monotonic()
+    assert run("127.0.0.1", _free_port(), 2, app="prospectguard.no_such_module:create_app") == 1
+    assert time.monotonic() - started < WAIT_S
+    assert "no_such_module" in capfd.readouterr().err

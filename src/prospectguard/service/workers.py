@@ -29,6 +29,8 @@ from types import FrameType
 APP = "prospectguard.service.app:create_app"
 STARTUP_FAILURE = 3  # uvicorn's exit code for a server that could not start
 STOP_SECONDS = 30.0
+STARTUP_SECONDS = 10.0  # a worker of the first start that exits sooner could not start
+RESTART_SECONDS = 1.0  # a dead worker is replaced at most this often
 ORPHAN_CHECK_SECONDS = 0.5
 
 
@@ -49,12 +51,12 @@ def _listener(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _worker(host: str, port: int, log_level: str, app: str) -> None:
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the whole group: uvicorn has shut down
-        _serve(host, port, log_level)
+        _serve(host, port, log_level, app)
 
 
-def _serve(host: str, port: int, log_level: str) -> None:
+def _serve(host: str, port: int, log_level: str, app: str) -> None:
     import uvicorn
 
     try:
@@ -62,7 +64,7 @@ def _serve(host: str, port: int, log_level: str) -> None:
     except CannotListen as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(STARTUP_FAILURE)
-    config = uvicorn.Config(APP, factory=True, host=host, port=port, log_level=log_level, access_log=False)
+    config = uvicorn.Config(app, factory=True, host=host, port=port, log_level=log_level, access_log=False)
     server = uvicorn.Server(config)
     threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
     server.run(sockets=[sock])
@@ -78,9 +80,14 @@ def _stop_when_orphaned(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def run(host: str, port: int, workers: int, log_level: str = "warning") -> int:
+def run(host: str, port: int, workers: int, log_level: str = "warning", app: str = APP) -> int:
     """Serve with `workers` processes until SIGINT or SIGTERM; the exit status (0, or 1 when a worker
-    could not start). CannotListen at once when the address is taken."""
+    could not start). CannotListen at once when the address is taken.
+
+    A worker of the first start that exits with an error within `STARTUP_SECONDS` could not start
+    (the app would not load, the store would not open): everything stops, status 1. One killed, or
+    dying later, is replaced, at most once a second, so that a worker failing over and over does
+    not spin."""
     _listener(host, port).close()  # a clear error now rather than from every worker
     spawn = multiprocessing.get_context("spawn")
     stopping = False
@@ -92,11 +99,13 @@ def run(host: str, port: int, workers: int, log_level: str = "warning") -> int:
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def start() -> BaseProcess:
-        process = spawn.Process(target=_worker, args=(host, port, log_level), name="prospectguard-worker")
+        process = spawn.Process(target=_worker, args=(host, port, log_level, app), name="prospectguard-worker")
         process.start()
         return process
 
     processes = [start() for _ in range(workers)]
+    started = [time.monotonic()] * workers
+    first = [True] * workers
     status = 0
     try:
         while not stopping:
@@ -104,10 +113,14 @@ def run(host: str, port: int, workers: int, log_level: str = "warning") -> int:
             for i, process in enumerate(processes):
                 if process.is_alive() or stopping:
                     continue
-                if process.exitcode == STARTUP_FAILURE:
+                ran = time.monotonic() - started[i]
+                code = process.exitcode or 0
+                if code == STARTUP_FAILURE or (first[i] and ran < STARTUP_SECONDS and code > 0):
                     status, stopping = 1, True
                     break
-                processes[i] = start()  # died while serving: the others carry on meanwhile
+                if ran < RESTART_SECONDS:
+                    continue  # replaced at the next look once it has had its second
+                processes[i], started[i], first[i] = start(), time.monotonic(), False
     finally:
         # Ctrl-C reached the workers too (one process group): give them a moment to stop on their own,
         # as a second signal would make uvicorn skip its graceful shutdown.
