@@ -79,21 +79,22 @@ class Gate:
 
     def check(self, req: ContactRequest) -> Decision:
         try:
-            decision, entry = self.judge(req)
+            decision, _, entry = self.judge(req)
             self.audit(entry)
         except StoreUnavailable as exc:
             return unavailable(req, str(exc) or None)
         return decision
 
-    def judge(self, req: ContactRequest) -> tuple[Decision, Entry]:
-        """The decision and its audit entry, not yet appended: a door that appends it otherwise (the
-        service, without holding a thread while the trail commits) must not answer before it has.
-        StoreUnavailable when the facts cannot be read."""
+    def judge(self, req: ContactRequest) -> tuple[Decision, dict[str, Any], Entry]:
+        """The decision, its JSON and its audit entry, not yet appended: a door that appends it
+        otherwise (the service, without holding a thread while the trail commits) must not answer
+        before it has. StoreUnavailable when the facts cannot be read."""
         callee = parse(req.to)
         e164 = callee.e164 if callee.type is not NumberType.INVALID else None
         facts = self.facts(e164, req.at)
         decision = decide(req, facts, callee=callee, law=self.law)
-        return decision, self._entry(req.to_json(), req, facts, decision)
+        answer = decision.to_json()
+        return decision, answer, self._entry(req.to_json(), req, facts, decision, answer)
 
     def _entry(
         self,

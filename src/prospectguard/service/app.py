@@ -39,7 +39,7 @@ from prospectguard import __version__
 from prospectguard.gate import Gate, unavailable
 from prospectguard.inputs import InputError, day, instant
 from prospectguard.law.listing import rules_in_force
-from prospectguard.model import ContactRequest, Decision
+from prospectguard.model import ContactRequest
 from prospectguard.service import metrics
 from prospectguard.service.auditproc import ProcessCommit, eligible
 from prospectguard.service.auditwriter import AuditPipeline, ThreadCommit
@@ -383,25 +383,25 @@ def create_app(
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
         now = datetime.now(UTC)
 
-        def work() -> tuple[int, dict[str, Any]] | tuple[Decision, Entry]:
+        def work() -> tuple[int, dict[str, Any]] | tuple[dict[str, Any], Entry]:
             key = authorise(request, credentials, "check")
             if key is STORE_DOWN or body.reserve or body.idempotency_key is not None:
                 return decided(key, body, now)
             try:
-                decision, entry = gate(key).judge(_request(body, now))
+                _, answer, entry = gate(key).judge(_request(body, now))
             except StoreUnavailable as exc:
                 return 503, unavailable(_request(body, now), str(exc) or None).to_json()
-            return decision, entry
+            return answer, entry
 
         if inline and not body.reserve and body.idempotency_key is None:
             first, second = work()
         else:
             first, second = await run_in_threadpool(work)
-        if isinstance(first, Decision):
-            assert isinstance(second, Entry)
+        if isinstance(second, Entry):
+            assert isinstance(first, dict)
             try:
                 await trail.append(second)
-                answer = first.to_json()
+                answer = first
             except StoreUnavailable as exc:
                 answer = unavailable(_request(body, now), str(exc) or None).to_json()
             metrics.count(answer)

@@ -29,6 +29,7 @@ from typing import Any
 
 from prospectguard.store import Store, StoreUnavailable
 from prospectguard.store.audit import Entry
+from prospectguard.store.connect import in_memory
 
 START_SECONDS = 30.0
 _HEADER = struct.Struct("!I")
@@ -37,11 +38,7 @@ _Row = tuple[datetime, str, date, dict[str, str]]
 
 def eligible(store: Store) -> bool:
     """A store another process can open: a file or a server, not an in-memory SQLite database."""
-    url = store.engine.url
-    if url.get_backend_name() != "sqlite":
-        return True
-    database = url.database or ""
-    return bool(database) and database != ":memory:" and not database.startswith("file::memory:")
+    return not in_memory(store.engine.url)
 
 
 def _frame(value: Any) -> bytes:
@@ -61,6 +58,7 @@ class ProcessCommit:
 
     async def __call__(self, entries: Sequence[Entry]) -> list[int]:
         rows: list[_Row] = [(e.at, e.org, e.law_date, e.texts) for e in entries]
+        await self.start()
         status, value = await self._exchange(rows)
         if status != "ok":
             raise StoreUnavailable(str(value))
@@ -80,22 +78,23 @@ class ProcessCommit:
         if not self._alive():
             await self._start()
 
-    async def _exchange(self, value: Any) -> tuple[str, Any]:
-        if not self._alive():
-            await self._start()
-        assert self._reader is not None and self._writer is not None
+    async def _exchange(self, value: Any, stage: str = "") -> tuple[str, Any]:
+        """Send `value`, read the answer: a (status, value) pair. Cut off mid-way (EOF, cancelled,
+        timed out) or answered nonsense, the child is killed: there is no trust left in it."""
+        if self._reader is None or self._writer is None:
+            raise StoreUnavailable(f"the audit trail's writer process stopped{stage}")
         try:
             self._writer.write(_frame(value))
             (length,) = _HEADER.unpack(await self._reader.readexactly(_HEADER.size))
             answer = pickle.loads(await self._reader.readexactly(length))
-        except BaseException as exc:  # cut off mid-exchange (EOF, cancelled, timed out): no trust left
+        except BaseException as exc:
             await self.close(kill=True)
             if isinstance(exc, Exception):
-                raise StoreUnavailable("the audit trail's writer process stopped") from None
+                raise StoreUnavailable(f"the audit trail's writer process stopped{stage}") from None
             raise
         if not (isinstance(answer, tuple) and len(answer) == 2):
             await self.close(kill=True)
-            raise StoreUnavailable("the audit trail's writer process answered nonsense")
+            raise StoreUnavailable(f"the audit trail's writer process answered nonsense{stage}")
         return answer
 
     def _alive(self) -> bool:
@@ -117,24 +116,13 @@ class ProcessCommit:
             theirs.close()
         self._reader, self._writer = await asyncio.open_unix_connection(sock=ours)
         try:
-            status, value = await asyncio.wait_for(self._exchange_start(), START_SECONDS)
+            status, value = await asyncio.wait_for(self._exchange(self.url, " at start"), START_SECONDS)
         except TimeoutError:
             await self.close(kill=True)
             raise StoreUnavailable("the audit trail's writer process did not start in time") from None
         if status != "ready":
             await self.close(kill=True)
             raise StoreUnavailable(str(value))
-
-    async def _exchange_start(self) -> tuple[str, Any]:
-        assert self._reader is not None and self._writer is not None
-        try:
-            self._writer.write(_frame(self.url))
-            (length,) = _HEADER.unpack(await self._reader.readexactly(_HEADER.size))
-            answer: tuple[str, Any] = pickle.loads(await self._reader.readexactly(length))
-        except (OSError, EOFError, asyncio.IncompleteReadError, pickle.UnpicklingError):
-            await self.close(kill=True)
-            raise StoreUnavailable("the audit trail's writer process stopped at start") from None
-        return answer
 
     async def close(self, *, kill: bool = False) -> None:
         """Stop the child: it reads the end of its input and exits (or is killed)."""

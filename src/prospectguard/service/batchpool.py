@@ -16,8 +16,6 @@ import asyncio
 import multiprocessing
 import os
 import signal
-import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING
 from prospectguard.gate import Gate
 from prospectguard.inputs import instant
 from prospectguard.model import Audience, Channel, ContactRequest, Sector
+from prospectguard.service.workers import when_orphaned
 from prospectguard.store import Store, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -36,7 +35,6 @@ Fields = tuple[str, str | None, str, str | None, bool, str, str, bool, str | Non
 # text), its result and reason codes (for the metrics), and the entry's other fields.
 Verdict = tuple[str, str, list[str], datetime, date, dict[str, str]]
 
-ORPHAN_CHECK_SECONDS = 0.5
 _STORE: Store | None = None
 
 
@@ -86,16 +84,9 @@ def verdicts(gate: Gate, reqs: list[ContactRequest]) -> list[Verdict]:
 def _open(url: str, parent: int) -> None:
     global _STORE
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group: the worker stops us
-    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    # A pool's process does not see its parent die (it holds both ends of its queue's pipe).
+    when_orphaned(lambda: os._exit(0), parent)
     _STORE = Store.open(url, upgrade=False)
-
-
-def _exit_when_orphaned(parent: int) -> None:
-    """A pool's process does not see its parent die (it holds both ends of its queue's pipe): when
-    the worker is gone, even SIGKILLed, the helper goes too."""
-    while os.getppid() == parent:
-        time.sleep(ORPHAN_CHECK_SECONDS)
-    os._exit(0)
 
 
 def _ready() -> bool:

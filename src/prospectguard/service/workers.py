@@ -23,6 +23,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
@@ -66,18 +67,25 @@ def _serve(host: str, port: int, log_level: str, app: str) -> None:
         sys.exit(STARTUP_FAILURE)
     config = uvicorn.Config(app, factory=True, host=host, port=port, log_level=log_level, access_log=False)
     server = uvicorn.Server(config)
-    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    # Not serving on, unsupervised, with a port no one will stop: uvicorn's graceful stop.
+    when_orphaned(lambda: os.kill(os.getpid(), signal.SIGTERM))
     server.run(sockets=[sock])
     if not server.started:
         sys.exit(STARTUP_FAILURE)
 
 
-def _stop_when_orphaned(parent: int) -> None:
-    """SIGTERM ourselves (uvicorn's graceful stop) once the supervisor is gone, even SIGKILLed:
-    a worker must not serve on, unsupervised, with a port no one will stop."""
-    while os.getppid() == parent:
-        time.sleep(ORPHAN_CHECK_SECONDS)
-    os.kill(os.getpid(), signal.SIGTERM)
+def when_orphaned(action: Callable[[], object], parent: int | None = None) -> None:
+    """Run `action` (on a thread of its own) once this process's parent (`parent`, as the parent
+    saw itself, or else as this process sees it now) is gone, even SIGKILLed: the workers' and
+    their helpers' way not to outlive what started them."""
+    parent = os.getppid() if parent is None else parent
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        action()
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 def run(host: str, port: int, workers: int, log_level: str = "warning", app: str = APP) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy.engine import Dialect, Engine
@@ -79,38 +79,8 @@ class Statements:
         """A read transaction on a pooled DBAPI connection (one snapshot for every statement, REPEATABLE
         READ on PostgreSQL), yielding `run(statement, values) -> rows`. The driver's connection and
         operational errors become StoreUnavailable, as `connect.read_tx` does for SQLAlchemy's."""
-        dbapi = self.engine.dialect.loaded_dbapi
-        unavailable = (dbapi.OperationalError, dbapi.InterfaceError)
-        with unavailable_on_failure(*unavailable):
-            conn = self.engine.raw_connection()
-            postgresql = self.engine.dialect.name == "postgresql"
-            driver: Any = conn.driver_connection
-            before = driver.isolation_level if postgresql else None
-            try:
-                cursor = conn.cursor()
-                try:
-                    if postgresql:  # psycopg's own BEGIN then says REPEATABLE READ: no extra round trip
-                        driver.isolation_level = dbapi.IsolationLevel.REPEATABLE_READ
-                    else:
-                        cursor.execute("BEGIN")
-                    try:
-                        yield lambda statement, values: self[statement].run(cursor, values)
-                    except BaseException:
-                        conn.rollback()
-                        raise
-                    # Read only, nothing to keep: COMMIT rather than ROLLBACK all the same, as
-                    # psycopg's rollback() also forgets the connection's prepared statements, and
-                    # a check's statements were then planned afresh each time (4x PostgreSQL's CPU).
-                    conn.commit()
-                finally:
-                    cursor.close()
-                    if postgresql:  # the pooled connection's other users expect the default
-                        driver.isolation_level = before
-            except unavailable:
-                conn.invalidate()  # not back into the pool: the next read opens a fresh connection
-                raise
-            finally:
-                conn.close()  # back to the pool (a no-op once invalidated)
+        with self._transaction(sqlite_begin="BEGIN", repeatable_read=True) as cursor:
+            yield lambda statement, values: self[statement].run(cursor, values)
 
     @contextmanager
     def write(self) -> Iterator[tuple[Run, RunMany]]:
@@ -119,30 +89,48 @@ class Statements:
         success; yields `run(statement, values) -> rows` and `run_many(statement, rows)`. The
         driver's IntegrityError is raised as is (a caller may retry); connection and operational
         errors become StoreUnavailable."""
+        with self._transaction(sqlite_begin="BEGIN IMMEDIATE", queued=True) as cursor:
+            yield (
+                lambda statement, values: self[statement].run(cursor, values),
+                lambda statement, rows: self[statement].run_many(cursor, rows),
+            )
+
+    @contextmanager
+    def _transaction(self, *, sqlite_begin: str, repeatable_read: bool = False, queued: bool = False) -> Iterator[Any]:
+        """A cursor in a transaction on a pooled DBAPI connection, committed when the body succeeds,
+        rolled back otherwise. `queued`: behind the SQLite writers' file lock. A connection the
+        driver reports broken is invalidated (the next use opens a fresh one)."""
         dbapi = self.engine.dialect.loaded_dbapi
         unavailable = (dbapi.OperationalError, dbapi.InterfaceError)
+        postgresql = self.engine.dialect.name == "postgresql"
         with unavailable_on_failure(*unavailable):
             conn = self.engine.raw_connection()
+            driver: Any = conn.driver_connection
+            before = driver.isolation_level if postgresql else None
             try:
-                with writers_queue(self.engine):
+                with writers_queue(self.engine) if queued else nullcontext():
                     cursor = conn.cursor()
                     try:
-                        if self.engine.dialect.name == "sqlite":
-                            cursor.execute("BEGIN IMMEDIATE")
-                        # psycopg begins a transaction by itself at the first statement
-                        yield (
-                            lambda statement, values: self[statement].run(cursor, values),
-                            lambda statement, rows: self[statement].run_many(cursor, rows),
-                        )
-                    except BaseException:
-                        conn.rollback()
-                        raise
-                    else:
+                        if not postgresql:
+                            cursor.execute(sqlite_begin)
+                        elif repeatable_read:  # psycopg's own BEGIN then says so: no extra round trip
+                            driver.isolation_level = dbapi.IsolationLevel.REPEATABLE_READ
+                        # (otherwise psycopg begins a transaction by itself at the first statement)
+                        try:
+                            yield cursor
+                        except BaseException:
+                            conn.rollback()
+                            raise
+                        # COMMIT, even after a read: psycopg's rollback() also forgets the connection's
+                        # prepared statements, and a check's statements were then planned afresh each
+                        # time (4x PostgreSQL's CPU).
                         conn.commit()
                     finally:
                         cursor.close()
+                        if postgresql and repeatable_read:  # the pooled connection's other users expect the default
+                            driver.isolation_level = before
             except unavailable:
-                conn.invalidate()
+                conn.invalidate()  # not back into the pool: the next use opens a fresh connection
                 raise
             finally:
-                conn.close()
+                conn.close()  # back to the pool (a no-op once invalidated)

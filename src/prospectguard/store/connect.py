@@ -55,13 +55,20 @@ def create_store_engine(url: str) -> Engine:
     return create_engine(parsed, **kwargs)
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def in_memory(url: URL) -> bool:
+    """An in-memory SQLite database: one process's own, which no other process can open."""
+    if url.get_backend_name() != "sqlite":
+        return False
     database = url.database
-    in_memory = not database or database == ":memory:" or database.startswith("file::memory:")
+    return not database or database == ":memory:" or database.startswith("file::memory:")
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    memory = in_memory(url)
     kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
-    if not in_memory:
+    if not memory:
         kwargs.update(SQLITE_POOL)
-    if in_memory:  # one shared connection, or every pooled connection would see its own empty database
+    if memory:  # one shared connection, or every pooled connection would see its own empty database
         kwargs["poolclass"] = StaticPool
         kwargs["connect_args"]["check_same_thread"] = False
     engine = create_engine(url, **kwargs)
@@ -74,7 +81,7 @@ def _sqlite_engine(url: URL) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
-            if not in_memory:
+            if not memory:
                 cursor.execute("PRAGMA journal_mode = WAL")
         finally:
             cursor.close()
