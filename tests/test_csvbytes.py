@@ -96,6 +96,17 @@ def test_a_quoted_field_longer_than_the_limit_is_taken_as_a_stray_quote() -> Non
     assert block.fields.tolist() == [2, 2]  # not one row running to a closing quote that never comes
 
 
+@given(file=files(), block_bytes=st.integers(1, 64))
+def test_a_slim_block_given_its_bytes_again_copies_the_same_rows(file: tuple[bytes, str], block_bytes: int) -> None:
+    data, delimiter = file
+    for block in blocks(io.BytesIO(data), delimiter, block_bytes):
+        rows = np.arange(len(block))
+        again = block.slim().with_data(bytearray(block.data))
+        assert again.data is not block.data
+        assert bytes(again.assemble(rows, [])) == bytes(block.assemble(rows, []))
+        assert again.fields.tolist() == block.fields.tolist()
+
+
 def test_lines_keep_their_bytes_and_join_row_quotes_what_needs_it() -> None:
     data = 'a;"b;c";"d""e"\r\n'.encode("cp1252")
     block = scan(data, ";", final=True)

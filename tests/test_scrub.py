@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -549,6 +550,32 @@ def test_an_interrupted_run_leaves_nothing_and_keeps_the_previous_run(
     assert calls["n"] >= 1
     assert snapshot(out) == before  # the previous complete run, untouched, and no temporary directory
     assert list(fresh.iterdir()) == []
+
+
+@pytest.mark.parametrize("change", ["append", "same_size"])
+def test_an_input_that_changes_during_the_scrub_stops_it_with_nothing_written(
+    tmp_path: Path, store: Store, change: str
+) -> None:
+    """Rows are read twice (judged, then copied): a file changed in between must not mix the two."""
+    path = tmp_path / "in.csv"
+    path.write_text("id;tel\n" + "".join(f"{i};06123456{i:02d}\n" for i in range(40)), encoding="utf-8")
+    os.utime(path, ns=(10**18, 10**18))  # an old time, so that the change below shows in any clock
+    out = tmp_path / "out"
+
+    def changed(rows: int, done: float) -> None:
+        if change == "append":
+            with path.open("a", encoding="utf-8") as f:
+                f.write("99;0612345699\n")
+        else:
+            with path.open("r+b") as f:
+                f.write(b"id;tel\n0;07")
+        changed_now.append(rows)
+
+    changed_now: list[int] = []
+    with pytest.raises(InputError, match="changed during the scrub"):
+        scrub(open_source(path), campaign(), out, store, chunk_rows=2, progress=changed)
+    assert changed_now  # it was changed once some rows were written, and that was noticed
+    assert list(out.iterdir()) == []
 
 
 # ----------------------------------------------------------------------------------- store unavailable

@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 import numpy as np
@@ -37,12 +37,12 @@ MAX_QUOTED = 4 << 20  # an "opening" quote still open this far on is taken as an
 class Block:
     """Complete rows of a file, as positions in the block's bytes."""
 
-    data: bytes
+    data: bytes | memoryview
     start: np.ndarray  # int64: each row's first byte
     end: np.ndarray  # int64: the end of each row's content (its line break left out)
     fields: np.ndarray  # int64: how many fields each row has
-    delims: np.ndarray  # int64: the delimiters outside quotes
-    first: np.ndarray  # int64: index in `delims` of each row's first delimiter
+    delims: np.ndarray  # int64: the delimiters and line breaks outside quotes, in order
+    first: np.ndarray  # int64: index in `delims` of each row's first separator (delimiter or line break)
     quotes: np.ndarray  # int64: the quotes that quote (ordinary ones left out)
     used: int  # bytes of the block these rows take, line breaks included
     # Quotes at a field's start that never close: ordinary here, but a CSV reader of an output would
@@ -58,9 +58,16 @@ class Block:
         return Block(self.data, start, end, fields, self.delims, first, self.quotes, self.used, self.strays)
 
     def slim(self) -> Block:
-        """The rows without their fields' positions (enough to copy and count them)."""
+        """The rows' bounds and field counts alone, in int32 (a block is far below 2 GB): enough to
+        count the rows and, once `with_data` has given their bytes back, to copy them. A chunk read
+        ahead then holds a sixth of its bytes' size, not twice it."""
         nothing = np.zeros(0, np.int64)
-        return Block(self.data, self.start, self.end, self.fields, nothing, nothing, nothing, self.used, self.strays)
+        start, end, fields = (a.astype(np.int32) for a in (self.start, self.end, self.fields))
+        return Block(b"", start, end, fields, nothing, nothing, nothing, self.used, self.strays)
+
+    def with_data(self, data: bytes | memoryview) -> Block:
+        """The same rows over `data`, the same bytes read again (`slim` dropped them)."""
+        return replace(self, data=data)
 
     def field(self, k: int, width: int) -> pa.Array:
         """Field `k` of every row with `width` fields, unquoted, as binary; "" on the other rows."""
@@ -123,7 +130,7 @@ class Block:
         return np.unique(np.searchsorted(self.start, self.strays, side="right") - 1)
 
 
-def spans(data: bytes, start: np.ndarray, end: np.ndarray) -> pa.Array:
+def spans(data: bytes | memoryview, start: np.ndarray, end: np.ndarray) -> pa.Array:
     """Binary values data[start[i]:end[i]] (ordered, not overlapping), gathered by Arrow's `take`.
 
     The spans and the gaps between them are the values of one array over `data` without a copy;
@@ -135,7 +142,7 @@ def spans(data: bytes, start: np.ndarray, end: np.ndarray) -> pa.Array:
     return pc.take(_interleaved(data, start, end), pa.array(np.arange(0, 2 * n, 2, dtype=np.int64)))
 
 
-def _interleaved(data: bytes, start: np.ndarray, end: np.ndarray) -> pa.Array:
+def _interleaved(data: bytes | memoryview, start: np.ndarray, end: np.ndarray) -> pa.Array:
     """The spans and the gaps between them, as 2n - 1 binary values over `data` (no copy)."""
     n = len(start)
     offsets = np.empty(2 * n, np.int32)  # a block is far below 2 GB
@@ -218,7 +225,10 @@ def _outside(positions: np.ndarray, quotes: np.ndarray, size: int) -> np.ndarray
 
 
 def scan(data: bytes, delimiter: str, final: bool) -> Block:
-    """The complete rows at the start of `data` (all of it when `final`)."""
+    """The complete rows at the start of `data` (all of it when `final`).
+
+    Delimiters and line breaks are found in one pass and kept in one sorted array: a row's fields
+    are then the separators between its line breaks, counted by position, with no search."""
     arr = np.frombuffer(data, np.uint8)
     size = len(arr)
     delim = ord(delimiter)
@@ -229,34 +239,40 @@ def scan(data: bytes, delimiter: str, final: bool) -> Block:
         stray = pending and (final or size - int(qpos[-1]) > MAX_QUOTED)
         if stray or not _quotes_in_place(arr, qpos, delim):
             qpos, strays = _quoting(data, qpos, delim, final)
-    breaks = np.flatnonzero(arr == LF)
-    cr = np.flatnonzero(arr == CR)
-    if len(cr):  # a lone \r ends a row too (a \r at the block's end as well: an empty row may follow)
+    is_lf = arr == LF
+    is_cr = arr == CR
+    n_cr = int(np.count_nonzero(is_cr))
+    separator = arr == delim
+    separator |= is_lf
+    # A lone \r ends a row too (a \r at the block's end as well: an empty row may follow). The usual
+    # file has none: every \r is followed by \n, which counting tells without listing them.
+    if n_cr and n_cr != int(np.count_nonzero(is_cr[:-1] & is_lf[1:])):
+        cr = np.flatnonzero(is_cr)
         after = arr[np.minimum(cr + 1, size - 1)]
-        lone = cr[(cr == size - 1) | (after != LF)]
-        if len(lone):
-            breaks = np.union1d(breaks, lone)
-    delims = np.flatnonzero(arr == delim)
+        separator[cr[(cr == size - 1) | (after != LF)]] = True
+    seps = np.flatnonzero(separator)
     if len(qpos):
-        breaks, delims = _outside(breaks, qpos, size), _outside(delims, qpos, size)
-    ends = breaks
-    if final and (not len(breaks) or breaks[-1] != size - 1) and size:
-        ends = np.append(breaks, size)  # the last row, without a line break
-    used = size if final else (int(breaks[-1]) + 1 if len(breaks) else 0)
+        seps = _outside(seps, qpos, size)
+    at_break = np.flatnonzero(arr[seps] != delim)  # where the line breaks are among the separators
+    ends, ends_at = seps[at_break], at_break
+    used = size if final else (int(ends[-1]) + 1 if len(ends) else 0)
+    if final and (not len(ends) or ends[-1] != size - 1) and size:
+        ends, ends_at = np.append(ends, size), np.append(at_break, len(seps))  # the last row, unbroken
     starts = np.empty(len(ends), np.int64)
+    first = np.empty(len(ends), np.int64)  # each row's first separator, in `seps`
     if len(ends):
-        starts[0] = 0
-        starts[1:] = ends[:-1] + 1
+        starts[0], first[0] = 0, 0
+        starts[1:], first[1:] = ends[:-1] + 1, ends_at[:-1] + 1
     content = ends.copy()
-    if len(cr):  # \r\n: the row's content ends before the \r
+    if n_cr:  # \r\n: the row's content ends before the \r
         crlf = (content > starts) & (arr[np.maximum(content - 1, 0)] == CR) & (arr[np.minimum(content, size - 1)] == LF)
         crlf &= content < size
         content[crlf] -= 1
     rows = content > starts  # empty lines are not rows
-    starts, content = starts[rows], content[rows]
-    first = np.searchsorted(delims, starts)
-    fields = np.searchsorted(delims, content) - first + 1
-    return Block(data, starts, content, fields, delims, first, qpos, used, strays[strays < used])
+    if not rows.all():
+        starts, content, first, ends_at = starts[rows], content[rows], first[rows], ends_at[rows]
+    fields = ends_at - first + 1
+    return Block(data, starts, content, fields, seps, first, qpos, used, strays[strays < used])
 
 
 def blocks(f: BinaryIO, delimiter: str, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:

@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from queue import Empty, Full, Queue
 from threading import Event, Thread
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -35,7 +35,7 @@ from prospectguard.batch.history import History
 from prospectguard.batch.judge import ChunkVerdict, Judge, Prepared, Row, malformed, reasons_text, with_duplicate
 from prospectguard.batch.report import render_report
 from prospectguard.batch.sink import Sink, csv_field, encode_text
-from prospectguard.batch.source import CHUNK_ROWS, Chunk, RawChunk, Source
+from prospectguard.batch.source import CHUNK_ROWS, Chunk, RawChunk, Reread, Source
 from prospectguard.gate import STORE_UNAVAILABLE
 from prospectguard.law import LAW
 from prospectguard.model import Facts, Reason
@@ -49,8 +49,9 @@ PARIS = ZoneInfo("Europe/Paris")
 # CSV to CSV copies each row's bytes (batch/csvbytes.py); off, it goes through Arrow's CSV reader and
 # writer as XLSX and Parquet do. A test holds both ways to the same rows.
 BYTES_PATH = True
-# Chunks the reader may prepare ahead (~30 MB each): it keeps working while the history loads.
-PREFETCH = 8
+# Chunks the reader may prepare ahead (~15 MB each, their bytes left out): it keeps working while the
+# history loads.
+PREFETCH = 20
 # Judged chunks that may wait for the emitter (each holds its rows' bytes until written).
 EMIT_AHEAD = 2
 
@@ -311,12 +312,13 @@ def _run(
             # Three stages, each on its thread, chunks in file order through each: the reader finds the
             # rows, reads their fields and classifies the numbers, chunks ahead (the store's history
             # may still be loading); this thread judges; the emitter writes the rows and counts them.
-            with _Stage("scrub-emit", EMIT_AHEAD) as emitter:
-                for chunk_read in prefetch(_read_raw(src, judge, chunk_rows * 64), depth=PREFETCH):  # ~64 B rows
+            with src.path.open("rb") as f, _Stage("scrub-emit", EMIT_AHEAD) as emitter:
+                again = Reread(f, str(src.path))
+                for chunk_read in prefetch(_read_raw(src, judge, chunk_rows * 64, f), depth=PREFETCH):  # ~64 B rows
                     verdict = judged(*chunk_read.texts, chunk_read.prepared)
                     done = chunk_read.raw.done
                     emitter.submit(
-                        partial(_emit_raw, src, chunk_read.raw.block, verdict, allowed, blocked, tally, tails_made),
+                        partial(_emit_raw, src, again, chunk_read.raw, verdict, allowed, blocked, tally, tails_made),
                         None if progress is None else partial(lambda d: progress(tally.rows, d), done),
                     )
         for chunk in [] if raw else prefetch(src.chunks(chunk_rows)):
@@ -362,10 +364,10 @@ class _ReadChunk:
     prepared: Prepared
 
 
-def _read_raw(src: Source, judge: Judge, block_bytes: int) -> Iterator[_ReadChunk]:
+def _read_raw(src: Source, judge: Judge, block_bytes: int, f: BinaryIO) -> Iterator[_ReadChunk]:
     width = len(src.header)
     cols = src.columns
-    for raw in src.raw_chunks(block_bytes):
+    for raw in src.raw_chunks(block_bytes, f):
 
         def text(column: int | None, block: Block = raw.block) -> pa.Array | None:
             return None if column is None else src.field_text(block.field(column, width))
@@ -373,8 +375,8 @@ def _read_raw(src: Source, judge: Judge, block_bytes: int) -> Iterator[_ReadChun
         phones = text(cols.phone)
         assert phones is not None
         texts = (phones, text(cols.postcode), text(cols.territory))
-        # The block's delimiter positions (the bulk of its arrays) are not needed past this point.
-        yield _ReadChunk(RawChunk(raw.block.slim(), raw.done), texts, judge.prepare(*texts))
+        # Past this point only the rows' bounds are needed; their bytes are read again when written.
+        yield _ReadChunk(RawChunk(raw.block.slim(), raw.done, raw.offset), texts, judge.prepare(*texts))
 
 
 def _bloctel_may_apply(campaign: Campaign) -> bool:
@@ -438,7 +440,8 @@ def _emit(chunk: Chunk, verdict: ChunkVerdict, allowed: Sink, blocked: Sink, tal
 
 def _emit_raw(
     src: Source,
-    block: Block,
+    again: Reread,
+    raw: RawChunk,
     verdict: ChunkVerdict,
     allowed: Sink,
     blocked: Sink,
@@ -448,6 +451,7 @@ def _emit_raw(
     """CSV to CSV: each row's own bytes, then our columns; malformed rows in their place among the
     blocked, padded to the header's width (or their extra fields joined into the last column).
     `tails_made`: our columns as bytes, by what they show, kept from chunk to chunk."""
+    block = raw.block.with_data(again.at(raw.offset, raw.block.used))
     width = len(src.header)
     delimiter = src.delimiter or ","
     rows = verdict.verdicts

@@ -11,8 +11,10 @@ row, its fields padded (too few) or the extra ones joined into the last column (
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
 import unicodedata
 import zipfile
 from collections.abc import Iterator
@@ -121,6 +123,36 @@ class RawChunk:
 
     block: Block
     done: float = 0.0
+    offset: int = 0  # where `block.data` starts in the file
+
+
+class Reread:
+    """A block's bytes read again from the open input, into one buffer reused from block to block.
+
+    Why: a chunk read ahead then holds its rows' positions, not its bytes, so many more fit in
+    memory while the store's history loads. The file must be the one judged: one whose size or
+    modification time changes during the scrub stops it (exit 2), before anything is written.
+    Not thread-safe: one user at a time (the scrub's emitter), each view valid until the next read.
+    """
+
+    def __init__(self, f: BinaryIO, name: str) -> None:
+        self._fd = f.fileno()
+        self._name = name
+        self._seen = self._identity()
+        self._buffer = bytearray()
+
+    def _identity(self) -> tuple[int, int]:
+        st = os.fstat(self._fd)
+        return st.st_size, st.st_mtime_ns
+
+    def at(self, offset: int, size: int) -> memoryview:
+        if len(self._buffer) < size:
+            self._buffer = bytearray(size)
+        view = memoryview(self._buffer)[:size]
+        got = os.preadv(self._fd, [view], offset)
+        if got != size or self._identity() != self._seen:
+            raise InputError(self._name, "the file changed during the scrub; nothing was written")
+        return view
 
 
 @dataclass
@@ -137,17 +169,18 @@ class Source:
     eol: bytes = b"\n"  # csv only: the header row's line break, which the outputs use
     options: dict[str, Any] = field(default_factory=dict)
 
-    def raw_chunks(self, block_bytes: int = BLOCK_BYTES) -> Iterator[RawChunk]:
+    def raw_chunks(self, block_bytes: int = BLOCK_BYTES, f: BinaryIO | None = None) -> Iterator[RawChunk]:
         """CSV rows as byte positions, block by block: for a CSV-to-CSV scrub, which copies each
-        row's bytes and reads only the fields the rules need."""
+        row's bytes and reads only the fields the rules need. `f`: the file, already open, read
+        from its start."""
         size = max(self.path.stat().st_size, 1)
         read, first = 0, True
-        with self.path.open("rb") as f:
-            for block in blocks(f, self.delimiter or ",", block_bytes):
-                read += block.used
+        with contextlib.nullcontext(f) if f is not None else self.path.open("rb") as opened:
+            for block in blocks(opened, self.delimiter or ",", block_bytes):
+                offset, read = read, read + block.used
                 if first:
                     block, first = block.rows_from(1), False
-                yield RawChunk(block, min(read / size, 1.0))
+                yield RawChunk(block, min(read / size, 1.0), offset)
 
     def field_text(self, values: pa.Array) -> pa.Array:
         """Raw field bytes (`Block.field`) as Unicode text, for the rules."""
