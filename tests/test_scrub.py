@@ -552,6 +552,18 @@ def test_an_interrupted_run_leaves_nothing_and_keeps_the_previous_run(
     assert list(fresh.iterdir()) == []
 
 
+def test_rows_after_a_run_of_empty_lines_are_copied_as_they_are(tmp_path: Path, store: Store) -> None:
+    """Blocks of nothing but empty lines: the rows after them are still read again from their place."""
+    path = tmp_path / "in.csv"
+    rows = [f"{i};06123456{i:02d}\n" for i in range(12)]
+    path.write_text("id;tel\n" + "".join(rows[:6]) + "\n" * 500 + "".join(rows[6:]), encoding="utf-8")
+    out = tmp_path / "out"
+    scrub(open_source(path), campaign(), out, store, chunk_rows=2)  # blocks of 128 bytes
+    written = (out / "allowed.csv").read_text(encoding="utf-8").splitlines()[1:]
+    written += (out / "blocked.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert sorted(line.split(";")[:2] for line in written) == sorted(r.strip().split(";") for r in rows)
+
+
 @pytest.mark.parametrize("change", ["append", "same_size"])
 def test_an_input_that_changes_during_the_scrub_stops_it_with_nothing_written(
     tmp_path: Path, store: Store, change: str

@@ -48,6 +48,7 @@ class Block:
     # Quotes at a field's start that never close: ordinary here, but a CSV reader of an output would
     # take one as opening; rows holding one are written anew (`rewrite_row`), not copied.
     strays: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    at: int = 0  # where `data` starts in the file (`blocks`), blocks without rows counted
 
     def __len__(self) -> int:
         return len(self.start)
@@ -55,7 +56,7 @@ class Block:
     def rows_from(self, i: int) -> Block:
         """The same block without its first `i` rows (the header row, in the first block)."""
         start, end, fields, first = self.start[i:], self.end[i:], self.fields[i:], self.first[i:]
-        return Block(self.data, start, end, fields, self.delims, first, self.quotes, self.used, self.strays)
+        return replace(self, start=start, end=end, fields=fields, first=first)
 
     def slim(self) -> Block:
         """The rows' bounds and field counts alone, in int32 (a block is far below 2 GB): enough to
@@ -63,7 +64,8 @@ class Block:
         ahead then holds a sixth of its bytes' size, not twice it."""
         nothing = np.zeros(0, np.int64)
         start, end, fields = (a.astype(np.int32) for a in (self.start, self.end, self.fields))
-        return Block(b"", start, end, fields, nothing, nothing, nothing, self.used, self.strays)
+        bounds = replace(self, data=b"", start=start, end=end, fields=fields)
+        return replace(bounds, delims=nothing, first=nothing, quotes=nothing)
 
     def with_data(self, data: bytes | memoryview) -> Block:
         """The same rows over `data`, the same bytes read again (`slim` dropped them)."""
@@ -176,7 +178,7 @@ def _quotes_in_place(arr: np.ndarray, qpos: np.ndarray, delim: int) -> bool:
     return bool(np.all(np.where(opening, ok_open, ok_close)))
 
 
-def _quoting(data: bytes, qpos: np.ndarray, delim: int, final: bool) -> tuple[np.ndarray, np.ndarray]:
+def _quoting(data: bytes | memoryview, qpos: np.ndarray, delim: int, final: bool) -> tuple[np.ndarray, np.ndarray]:
     """The quotes that quote, walked one by one: a quote opens only at a field's start, and an opening
     quote never closed (by the end of the file, or within MAX_QUOTED bytes) is an ordinary one."""
     qs = qpos.tolist()
@@ -224,7 +226,7 @@ def _outside(positions: np.ndarray, quotes: np.ndarray, size: int) -> np.ndarray
     return positions[keep]
 
 
-def scan(data: bytes, delimiter: str, final: bool) -> Block:
+def scan(data: bytes | memoryview, delimiter: str, final: bool) -> Block:
     """The complete rows at the start of `data` (all of it when `final`).
 
     Delimiters and line breaks are found in one pass and kept in one sorted array: a row's fields
@@ -275,21 +277,56 @@ def scan(data: bytes, delimiter: str, final: bool) -> Block:
     return Block(data, starts, content, fields, seps, first, qpos, used, strays[strays < used])
 
 
-def blocks(f: BinaryIO, delimiter: str, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
-    """The file's rows, block by block, each block ending on a row's end."""
+def blocks(f: BinaryIO, delimiter: str, block_bytes: int = BLOCK_BYTES, *, reuse: bool = False) -> Iterator[Block]:
+    """The file's rows, block by block, each block ending on a row's end.
+
+    `reuse`: every block's data is a view of one buffer, which the next block overwrites; for a
+    reader that copies what it needs of a block before it asks for the next (the scrub's). Reading a
+    file of 775 MB then touches one buffer, not 1.5 GB of fresh memory (each block read, then joined
+    to the unfinished row before it)."""
+    if reuse:
+        yield from _blocks_in_place(f, delimiter, block_bytes)
+        return
     carry = b""
+    at = 0
     while True:
         chunk = f.read(block_bytes)
         final = not chunk
         data = carry + chunk if carry else chunk
         if not data:
             return
-        block = scan(data, delimiter, final)
+        block = replace(scan(data, delimiter, final), at=at)
         carry = data[block.used :]
+        at += block.used
         if len(block) or final:
             yield block
         if final:
             return
+
+
+def _blocks_in_place(f: BinaryIO, delimiter: str, block_bytes: int) -> Iterator[Block]:
+    buffer = bytearray(2 * block_bytes)  # room for a block and the unfinished row before it
+    kept = 0  # the unfinished row at the end of the last block, moved to the buffer's start
+    at = 0
+    while True:
+        if len(buffer) < kept + block_bytes:  # an unfinished row longer than a block: room for it
+            grown = bytearray(kept + block_bytes)
+            grown[:kept] = buffer[:kept]
+            buffer = grown
+        view = memoryview(buffer)
+        got = f.readinto(view[kept : kept + block_bytes])  # type: ignore[attr-defined]
+        final = not got
+        size = kept + got
+        if not size:
+            return
+        block = replace(scan(view[:size], delimiter, final), at=at)
+        at += block.used
+        if len(block) or final:
+            yield block
+        if final:
+            return
+        kept = size - block.used
+        buffer[:kept] = buffer[block.used : size]  # the same length: allowed while views of it live
 
 
 def rewrite_row(line: bytes, delimiter: str) -> list[bytes]:

@@ -130,9 +130,12 @@ class Reread:
     """A block's bytes read again from the open input, into one buffer reused from block to block.
 
     Why: a chunk read ahead then holds its rows' positions, not its bytes, so many more fit in
-    memory while the store's history loads. The file must be the one judged: one whose size or
-    modification time changes during the scrub stops it (exit 2), before anything is written.
-    Not thread-safe: one user at a time (the scrub's emitter), each view valid until the next read.
+    memory while the store's history loads. The bytes must be those judged: a file whose size,
+    modification or change time moves during the scrub stops it (exit 2), and its temporary outputs
+    are discarded. The change time (ctime) moves on every write and no tool can set it back, so a
+    rewrite of the same size that restores the modification time (`cp -p`, `rsync --inplace -t`) is
+    seen too. Not thread-safe: one user at a time (the scrub's emitter), each view valid until the
+    next read.
     """
 
     def __init__(self, f: BinaryIO, name: str) -> None:
@@ -141,9 +144,9 @@ class Reread:
         self._seen = self._identity()
         self._buffer = bytearray()
 
-    def _identity(self) -> tuple[int, int]:
+    def _identity(self) -> tuple[int, int, int]:
         st = os.fstat(self._fd)
-        return st.st_size, st.st_mtime_ns
+        return st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
     def at(self, offset: int, size: int) -> memoryview:
         if len(self._buffer) < size:
@@ -172,15 +175,14 @@ class Source:
     def raw_chunks(self, block_bytes: int = BLOCK_BYTES, f: BinaryIO | None = None) -> Iterator[RawChunk]:
         """CSV rows as byte positions, block by block: for a CSV-to-CSV scrub, which copies each
         row's bytes and reads only the fields the rules need. `f`: the file, already open, read
-        from its start."""
+        from its start. A block's bytes are valid until the next block is asked for (see `blocks`)."""
         size = max(self.path.stat().st_size, 1)
-        read, first = 0, True
+        first = True
         with contextlib.nullcontext(f) if f is not None else self.path.open("rb") as opened:
-            for block in blocks(opened, self.delimiter or ",", block_bytes):
-                offset, read = read, read + block.used
+            for block in blocks(opened, self.delimiter or ",", block_bytes, reuse=True):
                 if first:
                     block, first = block.rows_from(1), False
-                yield RawChunk(block, min(read / size, 1.0), offset)
+                yield RawChunk(block, min((block.at + block.used) / size, 1.0), block.at)
 
     def field_text(self, values: pa.Array) -> pa.Array:
         """Raw field bytes (`Block.field`) as Unicode text, for the rules."""
