@@ -122,10 +122,10 @@ def test_a_read_that_fails_midway_is_store_unavailable(store: Store) -> None:
             pids = [c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() for c in (one, two)]
         admin = create_engine(store.engine.url)
         with admin.connect() as conn:  # the server ends both sessions while the pool holds them
-            for pid in pids:
-                conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+            for pid in pids:  # and waits (up to 5 s) until each is gone: its goodbye has been sent
+                assert conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)}, 5000)").scalar_one()
         admin.dispose()
-        for _ in range(4):  # the pool pings a connection before handing it out: dropped ones are replaced
+        for _ in range(4):  # a connection the server ended while pooled is not handed out: it is replaced
             assert store.facts(org, NUM, T0).oppositions
     else:
         with store.engine.begin() as conn:
@@ -144,8 +144,8 @@ def test_the_driver_cursor_read_is_one_snapshot(pg_url: str) -> None:
     level = select(func.current_setting("transaction_isolation").label("level"))
     with Store.open(pg_url) as store:
         for _ in range(2):
-            with store._statements.read() as run:
-                assert [r.level for r in run(level, {})] == ["repeatable read"]
+            with store._statements.read() as run_all:
+                assert [r.level for r in run_all([(level, {})])[0]] == ["repeatable read"]
             with store.engine.connect() as conn:
                 assert conn.execute(level).scalar() == "read committed"
 

@@ -424,8 +424,8 @@ class Store:
         """
         at = require_aware(at, "at")
         e164 = check_e164(e164)
-        with self._statements.read() as run:  # the hot read of every check: on the driver's cursor
-            return facts_with(run, org_id, e164, at)
+        with self._statements.read() as run_all:  # the hot read of every check: on the driver's cursor
+            return facts_with(run_all, org_id, e164, at)
 
     def facts_many(self, org_id: int, numbers: Sequence[str], at: datetime) -> tuple[Facts, dict[str, Facts]]:
         """The facts of many E.164 numbers in one read snapshot (`read_facts_many`): the shared facts,

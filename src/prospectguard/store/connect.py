@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,10 +50,35 @@ def create_store_engine(url: str) -> Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return _sqlite_engine(parsed)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, **PG_POOL}
-    if backend == "postgresql" and "connect_timeout" not in parsed.query:
+    postgresql = backend == "postgresql"
+    kwargs: dict[str, Any] = {"pool_pre_ping": not postgresql, **PG_POOL}
+    if postgresql and "connect_timeout" not in parsed.query:
         kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
-    return create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+    if postgresql:
+
+        @event.listens_for(engine, "checkout")
+        def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            """A pooled PostgreSQL connection is pinged only when the server has said something since
+            it was checked in: an idle session gets nothing unless the server ends it (a restart, an
+            administrator, an idle timeout: it sends its FATAL error and closes), and polling the
+            socket costs no round trip. `pool_pre_ping` pinged before every checkout: a round trip
+            per check, ~0.1 ms of the service's CPU and ~0.2 ms of its latency. A server that vanishes
+            without a word (a host gone) is found by the check's own statements, which fail closed,
+            and the connection is then replaced. DisconnectionError makes the pool open a fresh one."""
+            try:
+                waiting = select.poll()  # not select.select: it fails on descriptors past 1023
+                waiting.register(dbapi_connection.fileno(), select.POLLIN)
+                said = waiting.poll(0)
+            except (OSError, ValueError, engine.dialect.loaded_dbapi.Error) as exc:  # psycopg: closed or lost
+                raise DisconnectionError(str(exc)) from exc
+            if said:
+                try:
+                    engine.dialect.do_ping(dbapi_connection)  # in autocommit: no transaction left open
+                except Exception as exc:  # whatever the driver raises, this connection is done
+                    raise DisconnectionError(str(exc)) from exc
+
+    return engine
 
 
 def in_memory(url: URL) -> bool:

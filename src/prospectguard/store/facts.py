@@ -56,12 +56,19 @@ _ORG_SETTINGS = (
 
 
 # Runs a statement with its values and gives its rows (columns by name): through a SQLAlchemy
-# connection (`through`), or on the driver's cursor (`store.compiled.Statements.read`).
+# connection (`through`), or on the driver's cursor (`store.compiled.Statements.write`).
 Run = Callable[[Any, dict[str, Any]], Sequence[Any]]
+# Runs several statements that do not depend on each other, in one snapshot, and gives each one's
+# rows: on PostgreSQL the driver's cursor sends them together (`Statements.read`), one round trip.
+RunAll = Callable[[Sequence[tuple[Any, dict[str, Any]]]], list[Sequence[Any]]]
 
 
 def through(conn: Connection) -> Run:
     return lambda statement, values: conn.execute(statement, values).all()
+
+
+def one_by_one(run: Run) -> RunAll:
+    return lambda statements: [run(statement, values) for statement, values in statements]
 
 
 def read_org_settings(conn: Connection, org_id: int) -> OrgSettings:
@@ -70,7 +77,10 @@ def read_org_settings(conn: Connection, org_id: int) -> OrgSettings:
 
 
 def org_settings_with(run: Run, org_id: int) -> OrgSettings:
-    rows = run(_ORG_SETTINGS, {"org_id": org_id})
+    return _org_settings(run(_ORG_SETTINGS, {"org_id": org_id}), org_id)
+
+
+def _org_settings(rows: Sequence[Any], org_id: int) -> OrgSettings:
     row = rows[0] if rows else None
     if row is None:
         raise KeyError(f"no organisation with id {org_id}")
@@ -190,18 +200,21 @@ _ONE_NUMBER = _one_number_history()
 def read_facts(conn: Connection, org_id: int, e164: str, at: datetime) -> Facts:
     """What `read_facts_many` gives for one number (a test holds them equal), in three statements
     built once: the settings, the Bloctel snapshot in force, and the number's whole history."""
-    return facts_with(through(conn), org_id, e164, at)
+    return facts_with(one_by_one(through(conn)), org_id, e164, at)
 
 
-def facts_with(run: Run, org_id: int, e164: str, at: datetime) -> Facts:
-    """`read_facts` with `run` executing its statements (see `Run`)."""
-    org = org_settings_with(run, org_id)
+def facts_with(run_all: RunAll, org_id: int, e164: str, at: datetime) -> Facts:
+    """`read_facts` with `run_all` executing its three statements (see `RunAll`)."""
     params = {"org_id": org_id, "e164": e164, "bloctel_day": at.astimezone(BLOCTEL_ZONE).date()}
-    snapshots = run(_SNAPSHOT, params)
+    history_params = {**params, "since": at - ATTEMPT_WINDOW}
+    settings, snapshots, history = run_all(
+        [(_ORG_SETTINGS, {"org_id": org_id}), (_SNAPSHOT, params), (_ONE_NUMBER, history_params)]
+    )
+    org = _org_settings(settings, org_id)
     snapshot = snapshots[0] if snapshots else None
     unlisted = BloctelFacts(as_of=None) if snapshot is None else BloctelFacts(as_of=snapshot.as_of, listed=False)
     found: dict[str, list[Any]] = {}
-    for r in run(_ONE_NUMBER, {**params, "since": at - ATTEMPT_WINDOW}):
+    for r in history:
         found.setdefault(r.kind, []).append(r)
     if not found:
         return Facts(org=org, bloctel=unlisted)
