@@ -138,6 +138,25 @@ def test_a_read_that_fails_midway_is_store_unavailable(store: Store) -> None:
 
 
 @pytest.mark.postgres
+def test_a_pipelined_read_that_fails_leaves_its_connection_usable(pg_url: str) -> None:
+    """PostgreSQL: a statement of the pipelined read fails (a table gone); the read raises, and the
+    connections, back in the pool, serve the next reads (no transaction or pipeline left open)."""
+    with Store.open(pg_url) as store:
+        org = store.org_id("acme")
+        store.add_opposition(org, NUM, at=T0, source="manual")
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE opposition_events RENAME TO opposition_events_away")
+        with pytest.raises(Exception, match="opposition_events"):
+            store.facts(org, NUM, T0)
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE opposition_events_away RENAME TO opposition_events")
+        for _ in range(8):  # more than the pool hands out between uses: the failed one is among them
+            assert store.facts(org, NUM, T0).oppositions
+            with store.engine.connect() as conn:
+                assert conn.exec_driver_sql("SELECT count(*) FROM opposition_events").scalar_one() == 1
+
+
+@pytest.mark.postgres
 def test_the_driver_cursor_read_is_one_snapshot(pg_url: str) -> None:
     """PostgreSQL: REPEATABLE READ for the read (one snapshot across its statements, as `read_tx`), and
     the pooled connection is given back at the default level for the writers that use it next."""

@@ -376,7 +376,7 @@ def _read_raw(src: Source, judge: Judge, block_bytes: int, f: BinaryIO) -> Itera
         assert phones is not None
         texts = (phones, text(cols.postcode), text(cols.territory))
         # Past this point only the rows' bounds are needed; their bytes are read again when written.
-        yield _ReadChunk(RawChunk(raw.block.slim(), raw.done, raw.offset), texts, judge.prepare(*texts))
+        yield _ReadChunk(RawChunk(raw.block.slim(), raw.done), texts, judge.prepare(*texts))
 
 
 def _bloctel_may_apply(campaign: Campaign) -> bool:
@@ -451,7 +451,7 @@ def _emit_raw(
     """CSV to CSV: each row's own bytes, then our columns; malformed rows in their place among the
     blocked, padded to the header's width (or their extra fields joined into the last column).
     `tails_made`: our columns as bytes, by what they show, kept from chunk to chunk."""
-    block = raw.block.with_data(again.at(raw.offset, raw.block.used))
+    block = raw.block.with_data(again.at(raw.block.at, raw.block.used))
     width = len(src.header)
     delimiter = src.delimiter or ","
     rows = verdict.verdicts

@@ -121,9 +121,8 @@ class Chunk:
 class RawChunk:
     """A run of CSV rows as positions in the file's bytes (the header row left out)."""
 
-    block: Block
+    block: Block  # `block.at`: where its bytes start in the file
     done: float = 0.0
-    offset: int = 0  # where `block.data` starts in the file
 
 
 class Reread:
@@ -182,7 +181,7 @@ class Source:
             for block in blocks(opened, self.delimiter or ",", block_bytes, reuse=True):
                 if first:
                     block, first = block.rows_from(1), False
-                yield RawChunk(block, min((block.at + block.used) / size, 1.0), block.at)
+                yield RawChunk(block, min((block.at + block.used) / size, 1.0))
 
     def field_text(self, values: pa.Array) -> pa.Array:
         """Raw field bytes (`Block.field`) as Unicode text, for the rules."""
