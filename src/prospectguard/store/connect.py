@@ -35,6 +35,10 @@ SQLITE_POOL = {"pool_size": 40, "max_overflow": 10}
 PG_POOL = {"pool_size": 16, "max_overflow": 16}
 
 _UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+# PostgreSQL's SQLSTATEs for a table, column or schema that is not there (a store not migrated, or
+# damaged): SQLite reports these as OperationalError, PostgreSQL as a ProgrammingError. Either way the
+# store cannot answer, and a check fails closed with STORE_UNAVAILABLE rather than an internal error.
+_SCHEMA_MISSING = frozenset({"42P01", "42703", "3F000"})
 
 
 def normalise_url(url: str) -> str:
@@ -127,9 +131,12 @@ def unavailable_on_failure(*also: type[BaseException]) -> Iterator[None]:
     caught: tuple[type[BaseException], ...] = (*_UNAVAILABLE, *also)
     try:
         yield
-    except caught as exc:
+    except Exception as exc:
+        driver_error = getattr(exc, "orig", None) or exc
+        if not isinstance(exc, caught) and getattr(driver_error, "sqlstate", None) not in _SCHEMA_MISSING:
+            raise
         # The driver's own message, on one line (SQLAlchemy appends a multi-line "Background" note).
-        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        lines = str(driver_error).strip().splitlines()
         raise StoreUnavailable(f"{exc.__class__.__name__}: {lines[0] if lines else 'no detail'}") from exc
 
 
