@@ -25,11 +25,11 @@ def oracle(data: bytes, delimiter: str) -> list[list[bytes]]:
     return [[f.encode("latin-1") for f in row] for row in rows if row]
 
 
-def ours(data: bytes, delimiter: str, block_bytes: int, reuse: bool = False) -> tuple[list[list[bytes]], list[bytes]]:
+def ours(data: bytes, delimiter: str, block_bytes: int) -> tuple[list[list[bytes]], list[bytes]]:
     """Every row's fields and its line, block by block (each block read before the next is asked for)."""
     rows: list[list[bytes]] = []
     lines: list[bytes] = []
-    for block in blocks(io.BytesIO(data), delimiter, block_bytes, reuse=reuse):
+    for block in blocks(io.BytesIO(data), delimiter, block_bytes):
         got: list[list[bytes]] = [[] for _ in range(len(block))]
         for width in np.unique(block.fields).tolist():
             for k in range(width):
@@ -63,11 +63,10 @@ def files(draw: st.DrawFn) -> tuple[bytes, str]:
 
 
 @settings(max_examples=400, deadline=None)
-@given(file=files(), block_bytes=st.integers(1, 64), reuse=st.booleans())
-def test_rows_and_fields_are_the_csv_modules(file: tuple[bytes, str], block_bytes: int, reuse: bool) -> None:
-    """Also with the blocks read into one reused buffer (`reuse`, the scrub's way)."""
+@given(file=files(), block_bytes=st.integers(1, 64))
+def test_rows_and_fields_are_the_csv_modules(file: tuple[bytes, str], block_bytes: int) -> None:
     data, delimiter = file
-    rows, lines = ours(data, delimiter, block_bytes, reuse)
+    rows, lines = ours(data, delimiter, block_bytes)
     assert rows == oracle(data, delimiter)
     assert [split_row(line, delimiter) for line in lines] == rows  # a line is the row's own bytes
 
@@ -118,13 +117,12 @@ def test_a_slim_block_given_its_bytes_again_copies_the_same_rows(file: tuple[byt
         max_size=12,
     ),
     block_bytes=st.integers(1, 16),
-    reuse=st.booleans(),
 )
-def test_each_block_says_where_its_bytes_are_in_the_file(pieces: list[str], block_bytes: int, reuse: bool) -> None:
+def test_each_block_says_where_its_bytes_are_in_the_file(pieces: list[str], block_bytes: int) -> None:
     """Blocks that hold only empty lines are not yielded, but their bytes count: the scrub reads each
     chunk's bytes again from `at` (a drift put other rows' bytes in the outputs)."""
     data = "".join(pieces).encode()
-    for block in blocks(io.BytesIO(data), ";", block_bytes, reuse=reuse):
+    for block in blocks(io.BytesIO(data), ";", block_bytes):
         assert bytes(block.data[: block.used]) == data[block.at : block.at + block.used]
 
 

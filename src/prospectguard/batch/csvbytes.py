@@ -277,34 +277,14 @@ def scan(data: bytes | memoryview, delimiter: str, final: bool) -> Block:
     return Block(data, starts, content, fields, seps, first, qpos, used, strays[strays < used])
 
 
-def blocks(f: BinaryIO, delimiter: str, block_bytes: int = BLOCK_BYTES, *, reuse: bool = False) -> Iterator[Block]:
-    """The file's rows, block by block, each block ending on a row's end.
+def blocks(f: BinaryIO, delimiter: str, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+    """The file's rows, block by block, each block ending on a row's end; `Block.at` says where
+    each block's bytes start in the file (blocks of nothing but empty lines are not yielded).
 
-    `reuse`: every block's data is a view of one buffer, which the next block overwrites; for a
-    reader that copies what it needs of a block before it asks for the next (the scrub's). Reading a
-    file of 775 MB then touches one buffer, not 1.5 GB of fresh memory (each block read, then joined
-    to the unfinished row before it)."""
-    if reuse:
-        yield from _blocks_in_place(f, delimiter, block_bytes)
-        return
-    carry = b""
-    at = 0
-    while True:
-        chunk = f.read(block_bytes)
-        final = not chunk
-        data = carry + chunk if carry else chunk
-        if not data:
-            return
-        block = replace(scan(data, delimiter, final), at=at)
-        carry = data[block.used :]
-        at += block.used
-        if len(block) or final:
-            yield block
-        if final:
-            return
-
-
-def _blocks_in_place(f: BinaryIO, delimiter: str, block_bytes: int) -> Iterator[Block]:
+    Every block's data is a view of one buffer, which the next block overwrites: a reader copies
+    what it needs of a block before it asks for the next (the scrub's reads its fields and keeps
+    the rows' bounds). Reading a file of 775 MB then touches one buffer, not 1.5 GB of fresh memory
+    (each block read, then joined to the unfinished row before it)."""
     buffer = bytearray(2 * block_bytes)  # room for a block and the unfinished row before it
     kept = 0  # the unfinished row at the end of the last block, moved to the buffer's start
     at = 0

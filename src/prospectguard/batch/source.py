@@ -178,7 +178,7 @@ class Source:
         size = max(self.path.stat().st_size, 1)
         first = True
         with contextlib.nullcontext(f) if f is not None else self.path.open("rb") as opened:
-            for block in blocks(opened, self.delimiter or ",", block_bytes, reuse=True):
+            for block in blocks(opened, self.delimiter or ",", block_bytes):
                 if first:
                     block, first = block.rows_from(1), False
                 yield RawChunk(block, min((block.at + block.used) / size, 1.0))

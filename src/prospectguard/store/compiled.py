@@ -99,9 +99,9 @@ class Statements:
                 try:
                     with driver.pipeline():  # leaving it sends what is queued and waits for every result
                         for statement, values in statements:
-                            compiled = self[statement]
-                            sent.append((compiled, driver.cursor()))
-                            sent[-1][1].execute(compiled.sql, compiled.parameters(values))
+                            compiled, one = self[statement], driver.cursor()
+                            sent.append((compiled, one))  # closed below, even if this statement fails
+                            one.execute(compiled.sql, compiled.parameters(values))
                     return [compiled.rows(one) for compiled, one in sent]
                 finally:
                     for _, one in sent:
