@@ -14,9 +14,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prospectguard.batch.campaign import parse_campaign
+from prospectguard.batch.history import event_order
 from prospectguard.batch.scrub import scrub
 from prospectguard.batch.source import open_source
 from prospectguard.gate import Gate
@@ -134,3 +138,21 @@ def test_history_columns_agree_with_check_at_every_edge(tmp_path: Path, doc: dic
                 assert row["next_allowed_at"] == want.next_allowed_at.isoformat(), (name, want, row)
             else:
                 assert set(row["reason_codes"].split("|")) == set(want.codes), (name, want, row)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 12), st.integers(-3, 3), st.integers(0, 10**6)),
+        max_size=80,
+        unique_by=lambda e: e[2],  # ids are a table's primary key
+    ),
+    st.integers(0, (1 << 30) - 13),
+)
+def test_event_order_is_lexsort(events: list[tuple[int, int, int]], base: int) -> None:
+    """Events sorted by number, then instant, then id: numbers with one event or several, ties of
+    instant, numbers up to the packing's bound."""
+    u = np.array([e[0] + base for e in events], np.int64)
+    at = np.array([e[1] * 1_000_000 for e in events], np.int64)
+    ids = np.array([e[2] for e in events], np.int64)
+    assert event_order(u, at, ids).tolist() == np.lexsort((ids, at, u)).tolist()

@@ -56,7 +56,7 @@ def plain(tables: dict[str, pa.Table]) -> dict[str, list[dict[str, Any]]]:
 def test_adbc_and_sqlalchemy_give_the_same_history(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     org = fill(store)
     fast = store.history_tables(org, AT)
-    monkeypatch.setattr(store_arrow, "_adbc", lambda engine, params: None)
+    monkeypatch.setattr(store_arrow, "_adbc", lambda engine, params, fetched: False)
     slow = store.history_tables(org, AT)
     assert plain(fast) == plain(slow)
     at_us = int(AT.timestamp() * 1_000_000)
@@ -80,7 +80,32 @@ def test_adbc_is_used_for_a_store_on_disk(store: Store) -> None:
         "expires": "expires_at" if store.url.startswith("postgresql") else "COALESCE(expires_at, '')",
         "org_id": "org_id",
     }
-    assert store_arrow._adbc(store.engine, params) is not None
+    fetched: list[str] = []
+    assert store_arrow._adbc(store.engine, params, lambda name, table: fetched.append(name)) is True
+    assert fetched == list(store_arrow.QUERIES)
+
+
+def test_each_table_comes_with_what_each_makes_of_it(store: Store) -> None:
+    """`history_tables_with` hands `each` the normalised table (attempts already cut to the window)."""
+    org = fill(store)
+    plain_tables = store.history_tables(org, AT)
+    seen = store.history_tables_with(org, AT, True, lambda name, table: (name, table.num_rows, table.schema))
+    assert list(seen) == list(store_arrow.QUERIES)
+    for name, (table, (named, rows, schema)) in seen.items():
+        assert table.equals(plain_tables[name])
+        assert (named, rows, schema) == (name, table.num_rows, table.schema)
+    assert seen["attempts"][1][1] == 1  # the 91-day-old attempt and the other organisation's are out
+
+
+def test_a_failure_in_each_reaches_the_caller(store: Store) -> None:
+    org = fill(store)
+
+    def each(name: str, table: pa.Table) -> None:
+        if name == "oppositions":
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        store.history_tables_with(org, AT, True, each)
 
 
 def test_the_tables_are_read_on_one_state_of_the_store(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

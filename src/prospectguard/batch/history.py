@@ -16,7 +16,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -108,6 +108,20 @@ def national_of_e164(e164: pa.Array) -> np.ndarray:
     return out
 
 
+class Numbers(NamedTuple):
+    """A history table's numbers: as stored (E.164 text) and as `national_of_e164` keys them."""
+
+    e164: pa.Array
+    national: np.ndarray
+
+
+def numbers_of(name: str, table: pa.Table) -> Numbers:
+    """The numbers of one table of `store.arrow.history_tables` (`name` unused: the shape of its
+    `each` hook)."""
+    e164 = table["e164"].combine_chunks().cast(pa.string())
+    return Numbers(e164, national_of_e164(e164))
+
+
 def national_to_e164(national: int) -> str:
     """The inverse of `national_of_e164` for one number (through the plan, as `parse` does)."""
     from prospectguard.numbering import parse
@@ -132,10 +146,33 @@ class Events:
 
     @classmethod
     def build(cls, u: np.ndarray, at: np.ndarray, ids: np.ndarray, numbers: int, **extra: np.ndarray) -> Events:
-        order = np.lexsort((ids, at, u))
+        order = event_order(u, at, ids)
         first = np.zeros(numbers + 1, np.int64)
         np.cumsum(np.bincount(u, minlength=numbers), out=first[1:])
         return cls(u[order], at[order], {k: v[order] for k, v in extra.items()}, first)
+
+
+def event_order(u: np.ndarray, at: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """`np.lexsort((ids, at, u))`, in a fraction of its time when most numbers have one event (the
+    usual history: 2 million oppositions, 1.0 s -> about 0.2 s). One plain sort of u packed with the
+    row index orders by number; only the numbers with several events are sorted again by instant and id."""
+    n = len(u)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    assert n < 1 << 33 and int(u.min()) >= 0 and int(u.max()) < 1 << 30, "u or the row count out of range"
+    packed = np.sort((u.astype(np.int64) << 33) | np.arange(n, dtype=np.int64))
+    order: np.ndarray = packed & ((1 << 33) - 1)
+    number = packed >> 33
+    same = number[1:] == number[:-1]
+    if not same.any():
+        return order
+    shared = np.zeros(n, bool)  # rows of a number with several events: contiguous runs in `order`
+    shared[1:] |= same
+    shared[:-1] |= same
+    where = np.flatnonzero(shared)
+    rows = order[where]
+    order[where] = rows[np.lexsort((ids[rows], at[rows], u[rows]))]
+    return order
 
 
 def pairs(row_u: np.ndarray, events: Events) -> tuple[np.ndarray, np.ndarray]:
@@ -176,17 +213,30 @@ class History:
     @classmethod
     def load(cls, tables: dict[str, pa.Table], channel: Channel) -> History:
         """From `store.arrow.history_tables`: every number keyed, every table sorted, over columns."""
-        e164_of = {name: t["e164"].combine_chunks().cast(pa.string()) for name, t in tables.items()}
-        # The tables' own work (numbers read, events sorted) runs on two threads: numpy and Arrow
-        # release the GIL, and the scrub's other threads are waiting for this history.
-        national_of = dict(zip(e164_of, _POOL.map(national_of_e164, e164_of.values()), strict=True))
+        names = list(tables)
+        numbers = dict(zip(names, _POOL.map(numbers_of, names, tables.values()), strict=True))
+        return cls.of_numbered({name: (tables[name], numbers[name]) for name in names}, channel)
+
+    @classmethod
+    def of_numbered(cls, numbered: dict[str, tuple[pa.Table, Numbers]], channel: Channel) -> History:
+        """`load` from `store.arrow.history_tables_with(..., numbers_of)`: each table with its numbers
+        read while the next was fetched (the scrub's way: that work is then off the load's path)."""
+        tables = {name: table for name, (table, _) in numbered.items()}
+        e164_of = {name: numbers.e164 for name, (_, numbers) in numbered.items()}
+        national_of = {name: numbers.national for name, (_, numbers) in numbered.items()}
         # Keys and every event's u in one sort of all the numbers (a binary search per event, in
-        # random order, costs several times more).
+        # random order, costs several times more). The tables' own work (events sorted) runs on two
+        # threads: numpy and Arrow release the GIL, and the scrub's other threads wait for this history.
         names = list(national_of)
         every = np.concatenate([national_of[n] for n in names] or [np.zeros(0, np.int64)])
         french = np.flatnonzero(every >= 0)
-        order = np.argsort(every[french])
-        ordered = every[french][order]
+        # Numbers are below 10**9 < 2**30, positions below 2**33: one plain sort of both packed in an
+        # int64 is an argsort in half its time.
+        assert not len(french) or int(every.max()) < 1 << 30, "a national number out of range"
+        packed = np.sort((every[french] << 33) | np.arange(len(french), dtype=np.int64))
+        order = packed & ((1 << 33) - 1)
+        ordered = packed >> 33
+        del packed
         new = np.empty(len(ordered), bool)
         new[:1] = True
         new[1:] = ordered[1:] != ordered[:-1]

@@ -119,6 +119,9 @@ class Judge:
     locations: list[Location] = field(default_factory=list)
     location_ids: dict[Location, int] = field(default_factory=dict)
     timed_rules: Timed | None = None
+    # Verdicts of history outcomes already met, by (outcome key, instant): most recur chunk after
+    # chunk, and making one (the reasons and their messages) costs far more than finding it.
+    history_rows: dict[tuple[int, int], Row] = field(default_factory=dict)
 
     def chunk(
         self,
@@ -193,17 +196,21 @@ class Judge:
             keys, group = groups(what, outcome.next_at[rows])
             start = int((self.campaign.start - EPOCH) / timedelta(microseconds=1))
             first = len(verdicts)
+            made = self.history_rows
             for key, nxt in keys.tolist():
-                unproven, attempts = key & 1, (key >> 1) & 511
-                bits, prof = (key >> 10) & ((1 << 27) - 1), key >> 37
-                base = self.verdicts[prof]
-                location = self.locations[self.profile_loc[prof]]
-                rep = self.classes.reps[self.profile_cls[prof]]
-                _, static, law = timed.static(rep, location, start)
-                _, _, timed_reasons = timed.timed(location, start)
-                reasons = reasons_of(bits, attempts, bool(unproven), static, timed_reasons, law, self.campaign)
-                when = None if nxt == NONE else instant(nxt, location.timezone)
-                verdicts.append(self.verdict_of(reasons, when, base.territory, base.timezone, base.type))
+                row = made.get((key, nxt))
+                if row is None:
+                    unproven, attempts = key & 1, (key >> 1) & 511
+                    bits, prof = (key >> 10) & ((1 << 27) - 1), key >> 37
+                    base = self.verdicts[prof]
+                    location = self.locations[self.profile_loc[prof]]
+                    rep = self.classes.reps[self.profile_cls[prof]]
+                    _, static, law = timed.static(rep, location, start)
+                    _, _, timed_reasons = timed.timed(location, start)
+                    reasons = reasons_of(bits, attempts, bool(unproven), static, timed_reasons, law, self.campaign)
+                    when = None if nxt == NONE else instant(nxt, location.timezone)
+                    row = made[(key, nxt)] = self.verdict_of(reasons, when, base.territory, base.timezone, base.type)
+                verdicts.append(row)
             index[own[rows]] = first + group.reshape(-1)
         # The rest, one by one with `decide`.
         rest = np.flatnonzero(~columnar)

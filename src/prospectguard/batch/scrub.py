@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from prospectguard.batch.campaign import Campaign
 from prospectguard.batch.csvbytes import Block, join_row, rewrite_row, spans, split_row
-from prospectguard.batch.history import History
+from prospectguard.batch.history import History, numbers_of
 from prospectguard.batch.judge import ChunkVerdict, Judge, Prepared, Row, malformed, reasons_text, with_duplicate
 from prospectguard.batch.report import render_report
 from prospectguard.batch.sink import Sink, csv_field, encode_text
@@ -287,7 +287,9 @@ def _run(
         live_store, live_org = store, org_id
         bloctel = _bloctel_may_apply(campaign)
         loading = _LOADER.submit(
-            lambda: History.load(live_store.history_tables(live_org, start, bloctel), campaign.channel)
+            lambda: History.of_numbered(
+                live_store.history_tables_with(live_org, start, bloctel, numbers_of), campaign.channel
+            )
         )
 
     def facts_of(numbers: list[str]) -> dict[str, Facts]:

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -42,6 +42,7 @@ from prospectguard.store.facts import (
 from prospectguard.store.types import require_aware
 
 KEY_PREFIX = "pg_"
+T = TypeVar("T")
 
 
 class ApiKey(NamedTuple):
@@ -440,6 +441,14 @@ class Store:
         from prospectguard.store.arrow import history_tables
 
         return history_tables(self._engine, org_id, require_aware(at, "at"), bloctel)
+
+    def history_tables_with(
+        self, org_id: int, at: datetime, bloctel: bool, each: Callable[[str, Any], T]
+    ) -> dict[str, tuple[Any, T]]:
+        """`history_tables`, each table with `each(name, table)` (`store.arrow.history_tables_with`)."""
+        from prospectguard.store.arrow import history_tables_with
+
+        return history_tables_with(self._engine, org_id, require_aware(at, "at"), bloctel, each)
 
     # --- audit trail -------------------------------------------------------------------------------
 

@@ -10,8 +10,10 @@ the same result. The queries run in one read transaction, so a batch sees one st
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -39,11 +41,29 @@ QUERIES = {
     "bloctel": "SELECT e164 FROM bloctel_numbers WHERE snapshot_id = {snapshot}",
 }
 INSTANTS = ("at", "expires_at")
+T = TypeVar("T")
+# Each table is normalised (and given to the caller's `each`) here while the next one is fetched:
+# drivers release the GIL as they read, and the table's own work was on the load's critical path.
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="history-tables")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FLAGS = ("proof", "slot", "active")
 
 
 def history_tables(engine: Engine, org_id: int, at: datetime, bloctel: bool = True) -> dict[str, pa.Table]:
+    """The tables, normalised: instants as int64 microseconds (UTC), flags as booleans, attempts of the
+    30 days before `at` only."""
+    return {name: table for name, (table, _) in history_tables_with(engine, org_id, at, bloctel, _nothing).items()}
+
+
+def _nothing(name: str, table: pa.Table) -> None:
+    return None
+
+
+def history_tables_with(
+    engine: Engine, org_id: int, at: datetime, bloctel: bool, each: Callable[[str, pa.Table], T]
+) -> dict[str, tuple[pa.Table, T]]:
+    """`history_tables`, each table with what `each(name, table)` makes of it, computed on a thread
+    of this module's while the next table is read."""
     found = None
     if bloctel:
         with read_tx(engine) as conn:
@@ -59,14 +79,27 @@ def history_tables(engine: Engine, org_id: int, at: datetime, bloctel: bool = Tr
         "snapshot": int(found.id) if found is not None else -1,
         "expires": expires,
     }
-    raw = _adbc(engine, params)
-    if raw is None:
-        raw = _sqlalchemy(engine, params)
-    tables = {name: _normalise(table) for name, table in raw.items()}
     since = (at - ATTEMPT_WINDOW - EPOCH) // timedelta(microseconds=1)  # exact, no float
-    attempts = tables["attempts"]
-    tables["attempts"] = attempts.filter(pc.greater(attempts["at"], since))
-    return tables
+
+    def ready(name: str, raw: pa.Table) -> tuple[pa.Table, T]:
+        table = _normalise(raw)
+        if name == "attempts":
+            table = table.filter(pc.greater(table["at"], since))
+        return table, each(name, table)
+
+    started: dict[str, Future[tuple[pa.Table, T]]] = {}
+
+    def fetched(name: str, raw: pa.Table) -> None:
+        started[name] = _POOL.submit(ready, name, raw)
+
+    try:
+        if not _adbc(engine, params, fetched):
+            started.clear()  # (none were: no ADBC driver for this store)
+            _sqlalchemy(engine, params, fetched)
+        return {name: future.result() for name, future in started.items()}
+    finally:
+        for future in started.values():  # on a failure, none is left running
+            future.cancel()
 
 
 def _normalise(table: pa.Table) -> pa.Table:
@@ -92,14 +125,19 @@ def _after_first_table() -> None:
     """Called once the first table is read (a test writes to the store here)."""
 
 
-def _adbc(engine: Engine, params: dict[str, Any]) -> dict[str, pa.Table] | None:
+Fetched = Callable[[str, pa.Table], None]
+
+
+def _adbc(engine: Engine, params: dict[str, Any], fetched: Fetched) -> bool:
+    """Each table read through ADBC, handed to `fetched` as it comes; False when ADBC cannot read
+    this store (then nothing was read)."""
     url = make_url(str(engine.url.render_as_string(hide_password=False)))
     backend = url.get_backend_name()
     try:
         if backend == "sqlite":
             database = url.database
             if not database or database == ":memory:" or database.startswith("file::memory:"):
-                return None
+                return False
             import adbc_driver_sqlite.dbapi as driver
 
             # ADBC links its own copy of SQLite, which does not see this process's other connections
@@ -115,40 +153,43 @@ def _adbc(engine: Engine, params: dict[str, Any]) -> dict[str, pa.Table] | None:
             conn = pg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
             begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
         else:
-            return None
+            return False
     except Exception:  # no driver for this store: the SQLAlchemy path gives the same tables
-        return None
+        return False
     try:
         conn.adbc_connection.set_autocommit(True)
         cursor = conn.cursor()
         if backend == "sqlite":  # pages read through a memory map, not a read() call each
             cursor.execute(f"PRAGMA mmap_size = {1 << 34}")
         cursor.execute(begin)  # one snapshot for every table
-        out = {}
-        for name, sql in QUERIES.items():
+        for i, (name, sql) in enumerate(QUERIES.items()):
             cursor.execute(sql.format(**params))
-            out[name] = cursor.fetch_arrow_table()
-            if len(out) == 1:
+            fetched(name, cursor.fetch_arrow_table())
+            if i == 0:
                 _after_first_table()
         cursor.execute("COMMIT")
         cursor.close()
-        return out
+        return True
     finally:
         conn.close()
 
 
-def _sqlalchemy(engine: Engine, params: dict[str, Any]) -> dict[str, pa.Table]:
-    out = {}
+def _sqlalchemy(engine: Engine, params: dict[str, Any], fetched: Fetched) -> None:
     with read_tx(engine) as conn:
         for name, sql in QUERIES.items():
             result = conn.execute(text(sql.format(**params)))
             names = list(result.keys())
             rows = result.cursor.fetchall() if result.cursor is not None else []
             columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-            out[name] = pa.table(
-                {n: pa.array(list(v)) if v else pa.array([], _empty(n)) for n, v in zip(names, columns, strict=True)}
+            fetched(
+                name,
+                pa.table(
+                    {
+                        n: pa.array(list(v)) if v else pa.array([], _empty(n))
+                        for n, v in zip(names, columns, strict=True)
+                    }
+                ),
             )
-    return out
 
 
 def _empty(name: str) -> pa.DataType:
