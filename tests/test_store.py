@@ -86,6 +86,28 @@ def test_migrations_twice_are_a_no_op(store_url: str) -> None:
         assert MigrationContext.configure(conn).get_current_heads() == ("0003",)
 
 
+def test_head_is_the_newest_migration_and_read_as_alembic_reads_it(store_url: str) -> None:
+    """`migrate.HEAD` names the head Alembic finds in the scripts, and `at_head` (the check without
+    Alembic at every start) says what Alembic's own reading says: on an empty database, one a
+    migration behind, and at head."""
+    from alembic import command
+
+    from prospectguard.store import migrate
+    from prospectguard.store.connect import write_tx
+
+    assert migrate.head_revisions() == {migrate.HEAD}
+    with Store.open(store_url, upgrade=False) as store:
+        for step in ("empty", "behind", "head"):
+            if step != "empty":
+                with write_tx(store.engine) as conn:
+                    config = migrate.alembic_config()
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "0002" if step == "behind" else "head")
+            with store.engine.connect() as conn:
+                assert migrate.at_head(conn) == (migrate.current_revisions(conn) == {migrate.HEAD}) == (step == "head")
+        store.upgrade()  # a no-op at head
+
+
 def test_hand_written_migration_matches_schema_module(store: Store) -> None:
     with store.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
