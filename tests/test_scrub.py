@@ -799,3 +799,16 @@ def test_a_quote_that_never_closes_does_not_swallow_rows_in_the_outputs(tmp_path
     rows = table_of(out, "allowed") + table_of(out, "blocked")
     assert sorted((r["id"], r["nom"]) for r in rows) == [("1", '"Dupont'), ("2", "Durand"), ("3", "Petit")]
     check_summary(out)
+
+
+def test_malloc_arenas_are_limited_on_glibc() -> None:
+    """The scrub limits glibc's malloc arenas (its peak memory); elsewhere the call is a no-op."""
+    import os as _os
+
+    from prospectguard.batch.scrub import fewer_malloc_arenas
+
+    try:
+        glibc = "glibc" in (_os.confstr("CS_GNU_LIBC_VERSION") or "")
+    except (ValueError, OSError, AttributeError):
+        glibc = False
+    assert fewer_malloc_arenas() is glibc

@@ -159,7 +159,9 @@ def event_order(u: np.ndarray, at: np.ndarray, ids: np.ndarray) -> np.ndarray:
     n = len(u)
     if n == 0:
         return np.zeros(0, np.int64)
-    assert n < 1 << 33 and int(u.min()) >= 0 and int(u.max()) < 1 << 30, "u or the row count out of range"
+    if n >= 1 << 33 or int(u.min()) < 0 or int(u.max()) >= 1 << 30:  # beyond the packing: the plain way
+        out: np.ndarray = np.lexsort((ids, at, u))
+        return out
     packed = np.sort((u.astype(np.int64) << 33) | np.arange(n, dtype=np.int64))
     order: np.ndarray = packed & ((1 << 33) - 1)
     number = packed >> 33
@@ -211,16 +213,9 @@ class History:
     contract_u: np.ndarray  # numbers with a contract (sorted unique u)
 
     @classmethod
-    def load(cls, tables: dict[str, pa.Table], channel: Channel) -> History:
-        """From `store.arrow.history_tables`: every number keyed, every table sorted, over columns."""
-        names = list(tables)
-        numbers = dict(zip(names, _POOL.map(numbers_of, names, tables.values()), strict=True))
-        return cls.of_numbered({name: (tables[name], numbers[name]) for name in names}, channel)
-
-    @classmethod
     def of_numbered(cls, numbered: dict[str, tuple[pa.Table, Numbers]], channel: Channel) -> History:
-        """`load` from `store.arrow.history_tables_with(..., numbers_of)`: each table with its numbers
-        read while the next was fetched (the scrub's way: that work is then off the load's path)."""
+        """From `store.arrow.history_tables_with(..., numbers_of)`, each table with its numbers (read
+        while the next table was fetched): every number keyed, every table sorted, over columns."""
         tables = {name: table for name, (table, _) in numbered.items()}
         e164_of = {name: numbers.e164 for name, (_, numbers) in numbered.items()}
         national_of = {name: numbers.national for name, (_, numbers) in numbered.items()}
@@ -230,13 +225,16 @@ class History:
         names = list(national_of)
         every = np.concatenate([national_of[n] for n in names] or [np.zeros(0, np.int64)])
         french = np.flatnonzero(every >= 0)
-        # Numbers are below 10**9 < 2**30, positions below 2**33: one plain sort of both packed in an
-        # int64 is an argsort in half its time.
-        assert not len(french) or int(every.max()) < 1 << 30, "a national number out of range"
-        packed = np.sort((every[french] << 33) | np.arange(len(french), dtype=np.int64))
-        order = packed & ((1 << 33) - 1)
-        ordered = packed >> 33
-        del packed
+        # Numbers are below 10**9 < 2**30 (`national_of_e164` keeps no other), positions below 2**33:
+        # one plain sort of both packed in an int64 is an argsort in half its time.
+        if len(french) and (int(every.max()) >= 1 << 30 or len(french) >= 1 << 33):
+            order = np.argsort(every[french])  # beyond the packing (not met: the plain way)
+            ordered = every[french][order]
+        else:
+            packed = np.sort((every[french] << 33) | np.arange(len(french), dtype=np.int64))
+            order = packed & ((1 << 33) - 1)
+            ordered = packed >> 33
+            del packed
         new = np.empty(len(ordered), bool)
         new[:1] = True
         new[1:] = ordered[1:] != ordered[:-1]

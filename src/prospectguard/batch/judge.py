@@ -38,6 +38,9 @@ from prospectguard.numbering import METRO, locate, parse, valid_postcode, valid_
 from prospectguard.rules import decide
 from prospectguard.rules.catalogue import CODES
 
+_ROWS_KEPT = 20_000
+assert len(CODES) <= 27, "a history outcome's key packs the reasons in 27 bits"
+
 
 class Row(NamedTuple):
     """The verdict on one row, in the words of the outputs."""
@@ -119,8 +122,11 @@ class Judge:
     locations: list[Location] = field(default_factory=list)
     location_ids: dict[Location, int] = field(default_factory=dict)
     timed_rules: Timed | None = None
-    # Verdicts of history outcomes already met, by (outcome key, instant): most recur chunk after
-    # chunk, and making one (the reasons and their messages) costs far more than finding it.
+    # History outcomes already met: most recur chunk after chunk, and making one (the reasons and
+    # their messages) costs far more than finding it. Their reasons by outcome key (profile, reasons,
+    # attempts, proof: few); their verdicts by key and instant, up to _ROWS_KEPT of them (an instant
+    # can be one number's own, e.g. when its fourth call leaves the 30 days).
+    history_reasons: dict[int, tuple[list[Reason], Row, str]] = field(default_factory=dict)
     history_rows: dict[tuple[int, int], Row] = field(default_factory=dict)
 
     def chunk(
@@ -196,20 +202,25 @@ class Judge:
             keys, group = groups(what, outcome.next_at[rows])
             start = int((self.campaign.start - EPOCH) / timedelta(microseconds=1))
             first = len(verdicts)
-            made = self.history_rows
+            rows_made, reasons_made = self.history_rows, self.history_reasons
             for key, nxt in keys.tolist():
-                row = made.get((key, nxt))
+                row = rows_made.get((key, nxt))
                 if row is None:
-                    unproven, attempts = key & 1, (key >> 1) & 511
-                    bits, prof = (key >> 10) & ((1 << 27) - 1), key >> 37
-                    base = self.verdicts[prof]
-                    location = self.locations[self.profile_loc[prof]]
-                    rep = self.classes.reps[self.profile_cls[prof]]
-                    _, static, law = timed.static(rep, location, start)
-                    _, _, timed_reasons = timed.timed(location, start)
-                    reasons = reasons_of(bits, attempts, bool(unproven), static, timed_reasons, law, self.campaign)
-                    when = None if nxt == NONE else instant(nxt, location.timezone)
-                    row = made[(key, nxt)] = self.verdict_of(reasons, when, base.territory, base.timezone, base.type)
+                    made = reasons_made.get(key)
+                    if made is None:
+                        unproven, attempts = key & 1, (key >> 1) & 511
+                        bits, prof = (key >> 10) & ((1 << 27) - 1), key >> 37
+                        location = self.locations[self.profile_loc[prof]]
+                        rep = self.classes.reps[self.profile_cls[prof]]
+                        _, static, law = timed.static(rep, location, start)
+                        _, _, timed_reasons = timed.timed(location, start)
+                        reasons = reasons_of(bits, attempts, bool(unproven), static, timed_reasons, law, self.campaign)
+                        made = reasons_made[key] = (reasons, self.verdicts[prof], location.timezone)
+                    reasons, base, zone = made
+                    when = None if nxt == NONE else instant(nxt, zone)
+                    row = self.verdict_of(reasons, when, base.territory, base.timezone, base.type)
+                    if len(rows_made) < _ROWS_KEPT:
+                        rows_made[(key, nxt)] = row
                 verdicts.append(row)
             index[own[rows]] = first + group.reshape(-1)
         # The rest, one by one with `decide`.

@@ -11,7 +11,7 @@ the same result. The queries run in one read transaction, so a batch sees one st
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -51,7 +51,7 @@ FLAGS = ("proof", "slot", "active")
 
 def history_tables(engine: Engine, org_id: int, at: datetime, bloctel: bool = True) -> dict[str, pa.Table]:
     """The tables, normalised: instants as int64 microseconds (UTC), flags as booleans, attempts of the
-    30 days before `at` only."""
+    ATTEMPT_WINDOW (90 days) before `at` only."""
     return {name: table for name, (table, _) in history_tables_with(engine, org_id, at, bloctel, _nothing).items()}
 
 
@@ -90,6 +90,9 @@ def history_tables_with(
     started: dict[str, Future[tuple[pa.Table, T]]] = {}
 
     def fetched(name: str, raw: pa.Table) -> None:
+        failed = next((f for f in started.values() if f.done() and f.exception() is not None), None)
+        if failed is not None:
+            failed.result()  # a table's own work failed: stop fetching, raise it now
         started[name] = _POOL.submit(ready, name, raw)
 
     try:
@@ -97,9 +100,12 @@ def history_tables_with(
             started.clear()  # (none were: no ADBC driver for this store)
             _sqlalchemy(engine, params, fetched)
         return {name: future.result() for name, future in started.items()}
-    finally:
-        for future in started.values():  # on a failure, none is left running
+    except BaseException:
+        # None left behind: those not started are cancelled, those running finished (each holds tables).
+        for future in started.values():
             future.cancel()
+        wait(started.values())
+        raise
 
 
 def _normalise(table: pa.Table) -> pa.Table:

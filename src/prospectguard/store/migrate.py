@@ -2,8 +2,8 @@
 
 No alembic.ini: the configuration is built here, and the upgrade runs on the caller's connection in
 one write transaction under a lock (PostgreSQL advisory lock, SQLite BEGIN IMMEDIATE), so several
-processes starting at once do not race to create the same tables. At head it only reads the
-version table, and Alembic is not even imported: that import was a tenth of a second of every CLI
+processes starting at once do not race to create the same tables. At head it only looks the
+version table up and reads it, and Alembic is not even imported: that import was a tenth of a second of every CLI
 command (a scrub of ten million rows takes nine).
 """
 
@@ -60,7 +60,7 @@ def at_head(conn: Connection) -> bool:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the database to the head revision; a no-op (one read) when it is already there."""
+    """Bring the database to the head revision; a no-op (two small reads) when it is already there."""
     with unavailable_on_failure(), engine.connect() as conn:
         if at_head(conn):
             return
