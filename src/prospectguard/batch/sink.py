@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from prospectguard.batch.direct import DirectFile
 from prospectguard.batch.source import Source
 from prospectguard.inputs import InputError
 
@@ -57,7 +58,7 @@ class Sink:
         if fmt == "csv":
             self.delimiter = src.delimiter or ";"
             self.encoding = src.encoding or "utf-8-sig"  # XLSX/Parquet in: CSV that French Excel opens
-            self._file = path.open("wb")
+            self._file = DirectFile(path)  # around the page cache, where the file system allows it
             if raw:  # the header row's own bytes (its BOM too), then our column names
                 names = [csv_field(encode_text(name, self.encoding), self.delimiter) for name in added]
                 self._file.write(self.delimiter.encode().join([src.header_line, *names]) + src.eol)
