@@ -4,6 +4,7 @@ whatever the sizes of the writes; where O_DIRECT is refused it is written the or
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 from pathlib import Path
 
@@ -44,14 +45,75 @@ def test_writes_larger_than_the_staging_buffer(tmp_path: Path, monkeypatch: pyte
     assert (tmp_path / "out").read_bytes() == b"".join(pieces)
 
 
-def test_o_direct_is_used_on_this_file_system(tmp_path: Path) -> None:
-    """The project's temporary directories are on a disk file system here (ext4): if O_DIRECT were
-    never taken, the module would bring nothing."""
-    f = DirectFile(tmp_path / "out")
+def accepts_o_direct(where: Path) -> bool:
+    if not hasattr(os, "O_DIRECT"):
+        return False
     try:
-        assert f.direct is hasattr(os, "O_DIRECT")
-    finally:
-        f.close()
+        os.close(os.open(where / "probe", os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600))
+    except OSError:
+        return False
+    return True
+
+
+def test_o_direct_stays_on_and_only_whole_blocks_go_directly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the file system takes O_DIRECT, every direct write is whole aligned blocks and the file
+    never falls back (a bug that made a write unaligned would fall back silently, the bytes intact)."""
+    if not accepts_o_direct(tmp_path):
+        pytest.skip(f"{tmp_path} refuses O_DIRECT")
+    monkeypatch.setattr(direct, "STAGE_BYTES", 4 * ALIGN)
+    real, lengths = os.write, []
+
+    def watched(fd: int, data: memoryview | bytes) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            lengths.append(len(data))
+        return real(fd, data)
+
+    f = DirectFile(tmp_path / "out")
+    monkeypatch.setattr(direct.os, "write", watched)
+    pieces = payload([3 * ALIGN + 5, 7 * ALIGN, 11, 2 * ALIGN + 1])
+    for piece in pieces:
+        f.write(piece)
+    assert f.direct and fcntl.fcntl(f._fd, fcntl.F_GETFL) & os.O_DIRECT
+    f.close()
+    assert lengths and all(n % ALIGN == 0 for n in lengths)
+    assert sum(lengths) == len(b"".join(pieces)) // ALIGN * ALIGN  # all but the last partial block
+    assert (tmp_path / "out").read_bytes() == b"".join(pieces)
+
+
+def test_short_writes_lose_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.write
+    monkeypatch.setattr(direct, "STAGE_BYTES", 4 * ALIGN)
+    monkeypatch.setattr(direct.os, "write", lambda fd, data: real(fd, memoryview(data)[:ALIGN]))
+    pieces = payload([9 * ALIGN + 3, 5])
+    f = DirectFile(tmp_path / "out")
+    for piece in pieces:
+        f.write(piece)
+    f.close()
+    assert (tmp_path / "out").read_bytes() == b"".join(pieces)
+
+
+def test_a_full_disk_raises_and_discarding_then_raises_nothing_and_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real, calls = os.write, []
+
+    def filling(fd: int, data: memoryview | bytes) -> int:
+        calls.append(len(data))
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, memoryview(data)[:ALIGN])
+
+    monkeypatch.setattr(direct, "STAGE_BYTES", 4 * ALIGN)
+    f = DirectFile(tmp_path / "out")
+    fd = f._fd
+    monkeypatch.setattr(direct.os, "write", filling)
+    with pytest.raises(OSError, match="No space"):
+        f.write(payload([6 * ALIGN])[0])
+    assert f._used == 3 * ALIGN  # the block written left the buffer: it cannot be written twice
+    f.discard()
+    f.discard()
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed
 
 
 def test_a_file_system_that_refuses_o_direct_is_written_the_ordinary_way(
@@ -87,14 +149,21 @@ def test_a_refused_direct_write_falls_back_without_losing_bytes(
     refused = []
 
     def picky(fd: int, data: memoryview | bytes) -> int:
-        if not refused:
-            refused.append(len(data))
-            raise OSError(errno.EINVAL, "Invalid argument")
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT and len(refused) < 1 + bool(written):
+            if written:  # some direct blocks went through: refuse the next, mid-file
+                refused.append(len(data))
+                raise OSError(errno.EINVAL, "Invalid argument")
+            written.append(len(data))
         return real(fd, data)
 
+    written: list[int] = []
+    monkeypatch.setattr(direct, "STAGE_BYTES", 2 * ALIGN)
     f = DirectFile(tmp_path / "out")
+    if not f.direct:
+        f.close()
+        pytest.skip(f"{tmp_path} refuses O_DIRECT")
     monkeypatch.setattr(direct.os, "write", picky)
-    pieces = payload([3 * ALIGN + 9, ALIGN])
+    pieces = payload([3 * ALIGN + 9, 4 * ALIGN])
     for piece in pieces:
         f.write(piece)
     f.close()

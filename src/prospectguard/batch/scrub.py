@@ -358,8 +358,10 @@ def _run(
         allowed.close()
         blocked.close()
     except BaseException:
-        allowed.abort()
-        blocked.abort()
+        try:
+            allowed.abort()
+        finally:
+            blocked.abort()
         raise
     summary = _summary(src, campaign, tally, fmt, law_date)
     (work / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -8,6 +8,7 @@ text (Parquet keeps a Parquet input's own column types).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -149,9 +150,10 @@ class Sink:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._pending.clear()
         if self.fmt == "csv":
-            self._file.close()
+            self._file.discard()  # its staged bytes are not written: the file is to be deleted
         elif self.fmt == "parquet" and self._writer is not None:
-            self._writer.close()
+            with contextlib.suppress(Exception):  # e.g. the disk that failed the write fails this too
+                self._writer.close()
 
     def close(self) -> None:
         """Wait for the queued chunks (their errors surface here), then close the file."""
