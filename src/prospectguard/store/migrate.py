@@ -3,8 +3,8 @@
 No alembic.ini: the configuration is built here, and the upgrade runs on the caller's connection in
 one write transaction under a lock (PostgreSQL advisory lock, SQLite BEGIN IMMEDIATE), so several
 processes starting at once do not race to create the same tables. At head it only looks the
-version table up and reads it, and Alembic is not even imported: that import was a tenth of a second of every CLI
-command (a scrub of ten million rows takes nine).
+version table up and reads it, and Alembic is not even imported: that import was a tenth of a
+second of every CLI command (a scrub of ten million rows takes nine).
 """
 
 from __future__ import annotations
