@@ -789,6 +789,51 @@ def test_bytes_path_and_arrow_path_give_the_same_rows(
         assert fast[key] == slow[key], key
 
 
+def same_outputs_in_pieces(path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, scan_bytes: int) -> Path:
+    """Scrub `path` with the reader's pieces of `scan_bytes`, then with one piece per chunk (chunks of
+    64,000 bytes): the outputs must be the same bytes, the counts the same. The first run's outputs."""
+    outs = {}
+    for size in (scan_bytes, 1 << 30):
+        monkeypatch.setattr(scrub_module, "SCAN_BYTES", size)
+        outs[size] = path.parent / f"out-{size}"
+        scrub(open_source(path), campaign(), outs[size], store, chunk_rows=1000)
+    for name in ("allowed.csv", "blocked.csv"):
+        assert (outs[scan_bytes] / name).read_bytes() == (outs[1 << 30] / name).read_bytes(), name
+    pieces, whole = (check_summary(outs[k]) for k in (scan_bytes, 1 << 30))
+    for key in ("rows", "allowed", "blocked", "reasons", "territories", "types", "opening"):
+        assert pieces[key] == whole[key], key
+    return outs[scan_bytes]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(file=csvish(), scan_bytes=st.sampled_from([16, 64, 300]))
+def test_a_chunk_read_in_pieces_gives_the_same_outputs(
+    tmp_path_factory: pytest.TempPathFactory,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    file: tuple[bytes, int],
+    scan_bytes: int,
+) -> None:
+    """The reader scans a chunk's bytes in pieces (SCAN_BYTES) and joins them."""
+    path = tmp_path_factory.mktemp("pieces") / "in.csv"
+    path.write_bytes(file[0])
+    same_outputs_in_pieces(path, store, monkeypatch, scan_bytes)
+
+
+@pytest.mark.parametrize("scan_bytes", [16, 500])
+def test_a_quote_that_never_closes_in_a_later_piece(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, scan_bytes: int
+) -> None:
+    """The row holding it is written anew wherever the pieces fall (its position is the joined block's)."""
+    lines = [f"{k};Nom{k};06123{k:05d}" for k in range(300)]
+    lines[250] = '250;"Dupont;0612300250'
+    path = tmp_path / "in.csv"
+    path.write_bytes(("id;nom;tel\n" + "\n".join(lines) + "\n").encode())
+    out = same_outputs_in_pieces(path, store, monkeypatch, scan_bytes)
+    rows = table_of(out, "allowed") + table_of(out, "blocked")
+    assert ("250", '"Dupont') in {(r["id"], r["nom"]) for r in rows}
+
+
 def test_a_quote_that_never_closes_does_not_swallow_rows_in_the_outputs(tmp_path: Path, store: Store) -> None:
     """`"Dupont` opens a quote that no later quote closes: it is an ordinary character in the input,
     and the output writes that row anew so that a CSV reader of `blocked` does not take it as opening."""

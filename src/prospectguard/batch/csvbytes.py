@@ -67,6 +67,30 @@ class Block:
         bounds = replace(self, data=b"", start=start, end=end, fields=fields)
         return replace(bounds, delims=nothing, first=nothing, quotes=nothing)
 
+    @staticmethod
+    def joined(parts: list[Block]) -> Block:
+        """Slim blocks (`slim`) that follow each other in the file, as one: their rows, in order,
+        positioned from the first one's start."""
+        if len(parts) == 1:
+            return parts[0]
+        base = parts[0].at
+        last = parts[-1]
+
+        def cat(name: str, shifted: bool) -> np.ndarray:
+            arrays = [getattr(p, name) for p in parts]
+            if shifted:
+                arrays = [a + a.dtype.type(p.at - base) for a, p in zip(arrays, parts, strict=True)]
+            return np.concatenate(arrays)
+
+        return replace(
+            parts[0],
+            start=cat("start", True),
+            end=cat("end", True),
+            fields=cat("fields", False),
+            strays=cat("strays", True),
+            used=last.at + last.used - base,
+        )
+
     def with_data(self, data: bytes | memoryview) -> Block:
         """The same rows over `data`, the same bytes read again (`slim` dropped them)."""
         return replace(self, data=data)
@@ -211,6 +235,20 @@ def _quoting(data: bytes | memoryview, qpos: np.ndarray, delim: int, final: bool
         return np.array(keep, np.int64), np.array(strays, np.int64)
 
 
+def _unmark_quoted(mask: np.ndarray, quotes: np.ndarray) -> bool:
+    """Clear `mask` inside the quoted spans (quote pairs; an odd last one runs on) when they hold
+    few bytes, the usual file's few quoted names: listing those bytes is cheaper than `_outside`
+    over every separator. False, `mask` untouched, when they hold many (every field quoted)."""
+    opens = quotes[0::2]
+    closes = np.append(quotes[1::2], len(mask)) if len(quotes) % 2 else quotes[1::2]
+    lengths = closes - opens
+    total = int(lengths.sum())
+    if total > len(mask) // 16:
+        return False
+    mask[np.repeat(opens - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)] = False
+    return True
+
+
 def _outside(positions: np.ndarray, quotes: np.ndarray, size: int) -> np.ndarray:
     """The sorted `positions` that lie outside the quoted spans (quote pairs; an odd last one runs on)."""
     opens = quotes[0::2]
@@ -242,18 +280,20 @@ def scan(data: bytes | memoryview, delimiter: str, final: bool) -> Block:
         if stray or not _quotes_in_place(arr, qpos, delim):
             qpos, strays = _quoting(data, qpos, delim, final)
     is_lf = arr == LF
-    is_cr = arr == CR
-    n_cr = int(np.count_nonzero(is_cr))
+    n_cr = int(np.count_nonzero(arr == CR))
     separator = arr == delim
     separator |= is_lf
     # A lone \r ends a row too (a \r at the block's end as well: an empty row may follow). The usual
-    # file has none: every \r is followed by \n, which counting tells without listing them.
-    if n_cr and n_cr != int(np.count_nonzero(is_cr[:-1] & is_lf[1:])):
-        cr = np.flatnonzero(is_cr)
-        after = arr[np.minimum(cr + 1, size - 1)]
-        separator[cr[(cr == size - 1) | (after != LF)]] = True
+    # file has none: every \r is followed by \n, which the bytes before the (few) \n tell.
+    if n_cr:
+        lf = np.flatnonzero(is_lf)
+        if n_cr != int(np.count_nonzero(arr[lf[lf > 0] - 1] == CR)):
+            cr = np.flatnonzero(arr == CR)
+            after = arr[np.minimum(cr + 1, size - 1)]
+            separator[cr[(cr == size - 1) | (after != LF)]] = True
+    listed = len(qpos) > 0 and _unmark_quoted(separator, qpos)
     seps = np.flatnonzero(separator)
-    if len(qpos):
+    if len(qpos) and not listed:
         seps = _outside(seps, qpos, size)
     at_break = np.flatnonzero(arr[seps] != delim)  # where the line breaks are among the separators
     ends, ends_at = seps[at_break], at_break

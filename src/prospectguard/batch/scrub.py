@@ -52,6 +52,8 @@ BYTES_PATH = True
 # Chunks the reader may prepare ahead (~15 MB each, their bytes left out): it keeps working while the
 # history loads.
 PREFETCH = 20
+# The reader scans the file in pieces of this size (see `_read_raw`).
+SCAN_BYTES = 1 << 20
 # Judged chunks that may wait for the emitter (each holds its rows' bytes until written).
 EMIT_AHEAD = 2
 
@@ -387,19 +389,33 @@ class _ReadChunk:
     prepared: Prepared
 
 
-def _read_raw(src: Source, judge: Judge, block_bytes: int, f: BinaryIO) -> Iterator[_ReadChunk]:
+def _read_raw(src: Source, judge: Judge, chunk_bytes: int, f: BinaryIO) -> Iterator[_ReadChunk]:
+    """Chunks of about `chunk_bytes`, each read as pieces of SCAN_BYTES: a piece's rows and fields
+    are found while its bytes and the scan's arrays are still in the CPU's cache (on the benchmark
+    file, pieces of 1 MB are scanned and their fields read about a quarter faster than 16 MB blocks)."""
     width = len(src.header)
-    cols = src.columns
-    for raw in src.raw_chunks(block_bytes, f):
+    wanted = (src.columns.phone, src.columns.postcode, src.columns.territory)
+    scan_bytes = min(SCAN_BYTES, chunk_bytes)
+    pieces: list[tuple[Block, list[pa.Array | None]]] = []
 
-        def text(column: int | None, block: Block = raw.block) -> pa.Array | None:
-            return None if column is None else src.field_text(block.field(column, width))
-
-        phones = text(cols.phone)
+    def chunk(done: float) -> _ReadChunk:
+        block = Block.joined([b for b, _ in pieces])
+        fields = [None if c is None else pa.concat_arrays([got[k] for _, got in pieces]) for k, c in enumerate(wanted)]
+        phones, postcodes, territories = (None if v is None else src.field_text(v) for v in fields)
         assert phones is not None
-        texts = (phones, text(cols.postcode), text(cols.territory))
+        pieces.clear()
+        texts = (phones, postcodes, territories)
+        return _ReadChunk(RawChunk(block, done), texts, judge.prepare(*texts))
+
+    done = 0.0
+    for raw in src.raw_chunks(scan_bytes, f):
+        done = raw.done
         # Past this point only the rows' bounds are needed; their bytes are read again when written.
-        yield _ReadChunk(RawChunk(raw.block.slim(), raw.done), texts, judge.prepare(*texts))
+        pieces.append((raw.block.slim(), [None if c is None else raw.block.field(c, width) for c in wanted]))
+        if len(pieces) * scan_bytes >= chunk_bytes:
+            yield chunk(raw.done)
+    if pieces:
+        yield chunk(done)
 
 
 def _bloctel_may_apply(campaign: Campaign) -> bool:
