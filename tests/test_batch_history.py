@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prospectguard.batch.campaign import parse_campaign
-from prospectguard.batch.history import event_order
+from prospectguard.batch.classify import Parsed
+from prospectguard.batch.history import Events, History, event_order, pairs
 from prospectguard.batch.scrub import scrub
 from prospectguard.batch.source import open_source
 from prospectguard.gate import Gate
@@ -156,3 +157,34 @@ def test_event_order_is_lexsort(events: list[tuple[int, int, int]], base: int) -
     at = np.array([e[1] * 1_000_000 for e in events], np.int64)
     ids = np.array([e[2] for e in events], np.int64)
     assert event_order(u, at, ids).tolist() == np.lexsort((ids, at, u)).tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 6), max_size=40),  # each event's number
+    st.lists(st.integers(0, 6), max_size=40),  # each row's number
+)
+def test_pairs_are_every_row_with_every_event_of_its_number(event_u: list[int], row_u: list[int]) -> None:
+    """By row, then by event; numbers with no event, one (the quick path) or several."""
+    u = np.array(event_u, np.int64)
+    events = Events.build(u, np.zeros(len(u), np.int64), np.arange(len(u), dtype=np.int64), 7)
+    rows, ev = pairs(np.array(row_u, np.int64), events)
+    want = [(r, e) for r, n in enumerate(row_u) for e in range(len(u)) if int(events.u[e]) == n]
+    assert list(zip(rows.tolist(), ev.tolist(), strict=True)) == want
+
+
+NUMBERS = st.builds(lambda low, high: low + high * (1 << 27), st.integers(0, 40), st.integers(0, 7))  # < 10**9
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(NUMBERS, max_size=30), st.lists(NUMBERS | st.just(-1), max_size=40))
+def test_lookup_finds_each_number_among_keys_that_share_its_low_bits(keys: set[int], national: list[int]) -> None:
+    """The look-up's filter keys numbers by their low 27 bits: numbers that share them must still be
+    told apart (the binary search settles them), and a number without a national form is never found."""
+    ordered = np.array(sorted(keys), np.int64)
+    none = Events.build(*(np.zeros(0, np.int64),) * 3, len(ordered))
+    history = History(ordered, {}, none, none, none, none, np.zeros(0, np.int64))
+    n = len(national)
+    parsed = Parsed(np.zeros(n, np.int32), np.array(national, np.int64), {}, np.full(n, -1, np.int64), {})
+    where = {int(k): u for u, k in enumerate(ordered.tolist())}
+    assert history.lookup(parsed).tolist() == [where.get(x, -1) for x in national]
