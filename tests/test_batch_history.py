@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,17 +21,20 @@ from hypothesis import strategies as st
 
 from prospectguard.batch.campaign import parse_campaign
 from prospectguard.batch.classify import Parsed
-from prospectguard.batch.history import Events, History, event_order, pairs
+from prospectguard.batch.history import Events, History, Timed, event_order, pairs
 from prospectguard.batch.scrub import scrub
 from prospectguard.batch.source import open_source
 from prospectguard.gate import Gate
-from prospectguard.model import ContactRequest
+from prospectguard.law import LAW
+from prospectguard.model import ContactRequest, Facts
+from prospectguard.numbering import locate, parse
 from prospectguard.store import Store
 
 PARIS = ZoneInfo("Europe/Paris")
 START = datetime(2026, 12, 1, 11, 0, tzinfo=PARIS)  # a Tuesday, inside the hours
 US = timedelta(microseconds=1)
 DAY = timedelta(days=1)
+CAMPAIGN_TIMES = {"start": START.isoformat(), "end": (START + 60 * DAY).isoformat()}
 Setup = Callable[[Store, int, str], None]
 
 
@@ -188,3 +191,37 @@ def test_lookup_finds_each_number_among_keys_that_share_its_low_bits(keys: set[i
     parsed = Parsed(np.zeros(n, np.int32), np.array(national, np.int64), {}, np.full(n, -1, np.int64), {})
     where = {int(k): u for u, k in enumerate(ordered.tolist())}
     assert history.lookup(parsed).tolist() == [where.get(x, -1) for x in national]
+
+
+STEP_PLACES = [
+    locate(parse(n))  # metro, Alsace-Moselle, La Réunion, Guadeloupe, Guyane, Martinique, Mayotte
+    for n in ("0140000000", "0388000000", "0262201234", "0590201234", "0594201234", "0596201234", "0269601234")
+]
+STEP_TIMED = {
+    channel: Timed(parse_campaign({"caller": "+33162000001", "channel": channel, **CAMPAIGN_TIMES}), Facts(), LAW)
+    for channel in ("voice", "sms")
+}
+# The hours' bounds (B1: 10, 13, 14, 20 h; F6: 8, 20 h), midnight, and the microsecond on each side.
+CLOCKS = sorted({(datetime(2000, 1, 3, h) + d).time() for h in (0, 8, 10, 13, 14, 20) for d in (timedelta(0), US, -US)})
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    place=st.integers(0, len(STEP_PLACES) - 1),
+    day=st.integers(0, 800),
+    clocks=st.lists(st.sampled_from(CLOCKS) | st.times(), min_size=1, max_size=4),
+    channel=st.sampled_from(["voice", "sms"]),
+)
+def test_timed_step_answers_as_timed_at_every_instant(place: int, day: int, clocks: list[time], channel: str) -> None:
+    """`Timed.step` evaluates the hours once per stretch between two window bounds of a local day and
+    reuses the answer for every instant in it (shared across examples here, so later instants find
+    earlier ones' stretches): at each instant it must say what `timed` says, bounds and their
+    neighbours, weekends, holidays and DST days included (2026-12 to 2029-02, every territory)."""
+    where = STEP_PLACES[place]
+    assert where is not None
+    timed = STEP_TIMED[channel]
+    local_day = date(2026, 12, 1) + timedelta(days=day)
+    for clock in clocks:
+        at = datetime.combine(local_day, clock, ZoneInfo(where.timezone))
+        at_us = (at - datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))) // US
+        assert timed.step(where, at_us) == timed.timed(where, at_us)[:2], (where, at)

@@ -39,6 +39,7 @@ from prospectguard.rules import decide
 from prospectguard.rules.catalogue import CODES
 
 _ROWS_KEPT = 20_000
+_VALUES_KEPT = 200_000
 assert len(CODES) <= 27, "a history outcome's key packs the reasons in 27 bits"
 
 
@@ -114,6 +115,9 @@ class Judge:
     verdicts: list[Row] = field(default_factory=list)  # shared verdicts, by profile
     places: dict[Location, int] = field(default_factory=dict)
     place_reps: list[tuple[str | None, str | None]] = field(default_factory=list)
+    # (is a postcode, the cell's text) -> location id (-1: none): the same few thousand postcodes come
+    # back chunk after chunk; each is read and located once (up to _VALUES_KEPT of them).
+    place_of_value: dict[tuple[bool, str], int] = field(default_factory=dict)
     seen_bits: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     seen_other: set[str] = field(default_factory=set)
     # per profile (index into `verdicts`, shared ones first): callee class and location index
@@ -253,20 +257,29 @@ class Judge:
                 continue
             encoded = pc.dictionary_encode(pc.fill_null(column, ""))
             ids = np.full(len(encoded.dictionary), -1, np.int64)
+            known = self.place_of_value
             for j, value in enumerate(encoded.dictionary.to_pylist()):
-                code = read(value)
-                if code is None:
-                    continue
-                where = locate(_ANY_METRO, code, None) if as_postcode else locate(_ANY_METRO, None, code)
-                if where is None:
-                    continue
-                if where not in self.places:
-                    self.places[where] = len(self.place_reps)
-                    self.place_reps.append((code, None) if as_postcode else (None, code))
-                ids[j] = self.places[where]
+                found_id = known.get((as_postcode, value))
+                if found_id is None:
+                    found_id = self._place_id(read(value), as_postcode)
+                    if len(known) < _VALUES_KEPT:
+                        known[(as_postcode, value)] = found_id
+                ids[j] = found_id
             found = ids[encoded.indices.to_numpy(zero_copy_only=False)]
             place = np.where(found >= 0, found, place)  # the postcode, read last, wins
         return place
+
+    def _place_id(self, code: str | None, as_postcode: bool) -> int:
+        """The id of the location a postcode or territory code (as read) gives; -1: none."""
+        if code is None:
+            return -1
+        where = locate(_ANY_METRO, code, None) if as_postcode else locate(_ANY_METRO, None, code)
+        if where is None:
+            return -1
+        if where not in self.places:
+            self.places[where] = len(self.place_reps)
+            self.place_reps.append((code, None) if as_postcode else (None, code))
+        return self.places[where]
 
     def _profile(self, cls: int, place: int) -> int:
         found = self.profiles.get((cls, place))
