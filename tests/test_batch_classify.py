@@ -75,6 +75,34 @@ def test_classify_matches_parse_on_any_text(values: list[str]) -> None:
     check_same(values)
 
 
+LAYOUT_BYTES = "0123456789 .-()/+x:\u00a0"  # ":" follows "9" in ASCII
+
+
+@st.composite
+def layout_writings(draw: st.DrawFn) -> str:
+    """A number in one of the layouts read in place, its separators any byte, then maybe one byte
+    changed: the near misses the layouts must leave to the general way."""
+    digits = "0" + draw(st.text(alphabet="0123456789", min_size=9, max_size=9))
+    if draw(st.booleans()):
+        seps = draw(st.lists(st.sampled_from(" .-" + LAYOUT_BYTES), min_size=4, max_size=4))
+        text = "".join(digits[i : i + 2] + sep for i, sep in zip(range(0, 10, 2), [*seps, ""], strict=True))
+    else:
+        text = digits
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(text) - 1))
+        text = text[:at] + draw(st.sampled_from(LAYOUT_BYTES)) + text[at + 1 :]
+    return text
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(layout_writings(), min_size=1, max_size=40))
+def test_classify_matches_parse_on_the_layouts_read_in_place(values: list[str]) -> None:
+    """ "0612345678" and "06 12 34 56 78" are read where their digits sit (`_layouts`): near misses
+    (a first or second digit 0, a separator that is not plain, a letter, a length off by one byte)
+    must go the general way and come out as `parse` says."""
+    check_same(values)
+
+
 def test_classify_handles_nulls_and_an_empty_column() -> None:
     check_same([])
     classes = Classes()

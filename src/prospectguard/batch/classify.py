@@ -250,8 +250,62 @@ def _match(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return matched, national, row
 
 
+# The two layouts most files write most numbers in, read in place (`_layouts`): "0612345678" and
+# "06 12 34 56 78" (any plain separators). The positions of the digits in each, the first the 0.
+_LAYOUTS = {10: tuple(range(10)), 14: (0, 1, 3, 4, 6, 7, 9, 10, 12, 13)}
+_LAYOUT_SEPARATORS = {10: (), 14: (2, 5, 8, 11)}
+_ZERO = ord("0")
+
+
+def _layouts(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_match` over `_strip`'s output, for the values in one of `_LAYOUTS` (a national number: 0,
+    then 9 digits, the first not 0): (resolved here, national number or -1, 10-digit row or -1).
+    Reading the digits where they sit skips the strip's passes over every byte; the rest (a third
+    of the benchmark file's numbers) goes the general way."""
+    n = len(offsets) - 1
+    done = np.zeros(n, bool)
+    national = np.full(n, -1, np.int64)
+    row = np.full(n, -1, np.int64)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    for length, digits in _LAYOUTS.items():
+        cand = np.flatnonzero(lengths == length)
+        if not len(cand):
+            continue
+        at = starts[cand]
+        ok = data[at + digits[0]] == _ZERO
+        ok &= data[at + digits[1]] != _ZERO
+        nsn = np.zeros(len(cand), np.int64)
+        for k in digits[1:]:
+            digit = data[at + k] - np.uint8(_ZERO)  # wraps below '0': > 9 for every non-digit
+            ok &= digit <= 9
+            nsn = nsn * 10 + digit
+        for k in _LAYOUT_SEPARATORS[length]:
+            byte = data[at + k]
+            plain = np.zeros(len(cand), bool)
+            for separator in _PLAIN_SEPARATORS:
+                plain |= byte == ord(separator)
+            ok &= plain
+        hit = cand[ok]
+        done[hit] = True
+        national[hit] = nsn[ok]
+        row[hit] = _ROW_OF_KEY[nsn[ok] // 100_000]  # -1: no 10-digit row (what `_match` gives then)
+    return done, national, row
+
+
 def _resolve(phones: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(matched a common writing, its national number as an integer or -1, its 10-digit row or -1)."""
+    done, national, row = _layouts(*value_bytes(phones))
+    rest = np.flatnonzero(~done)
+    if len(rest) == len(done):
+        return _resolve_rest(phones)
+    matched = done.copy()
+    if len(rest):
+        matched[rest], national[rest], row[rest] = _resolve_rest(phones.take(pa.array(rest)))
+    return matched, national, row
+
+
+def _resolve_rest(phones: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_resolve` the general way: separators stripped over the bytes, then `_match`."""
     data, offsets = value_bytes(phones)
     data, offsets = _strip(data, offsets, _PLAIN)  # spaces, dots, dashes, brackets: over the bytes
     matched, national, row = _match(data, offsets)
