@@ -15,13 +15,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prospectguard.batch.campaign import parse_campaign
 from prospectguard.batch.classify import Parsed
-from prospectguard.batch.history import Events, History, Timed, event_order, pairs
+from prospectguard.batch.history import Events, History, Timed, event_order, national_of_e164, pairs
 from prospectguard.batch.scrub import scrub
 from prospectguard.batch.source import open_source
 from prospectguard.gate import Gate
@@ -225,3 +226,28 @@ def test_timed_step_answers_as_timed_at_every_instant(place: int, day: int, cloc
         at = datetime.combine(local_day, clock, ZoneInfo(where.timezone))
         at_us = (at - datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))) // US
         assert timed.step(where, at_us) == timed.timed(where, at_us)[:2], (where, at)
+
+
+E164_HEADS = ["+33", "+262", "+590", "+594", "+596", "+508", "+32", "+1", "+3", "33", ""]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(E164_HEADS), st.text(alphabet="0123456789", min_size=4, max_size=11))
+        .map("".join)
+        .flatmap(lambda s: st.sampled_from([s, s[:-1] + ":", s + "x", "+33" + s[3:].replace("1", "\u00e9", 1)])),
+        max_size=40,
+    )
+)
+def test_national_of_e164_keys_a_stored_number_as_parse_reads_it(texts: list[str]) -> None:
+    """The stored E.164 text of a French number -> its 10-digit national number (as `classify` keys a
+    row's), -1 for the rest: foreign numbers, another territory's number under the wrong head,
+    lengths off by one, stray bytes."""
+    got = national_of_e164(pa.array(texts, pa.string())).tolist()
+    want = []
+    for text in texts:
+        number = parse(text)
+        own = number.e164 == text and number.national is not None and len(number.national) == 10
+        want.append(int(number.national) if own and number.national else -1)
+    assert got == want

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from prospectguard.batch.campaign import Campaign
 from prospectguard.batch.classify import Parsed, canonical_head
+from prospectguard.batch.csvbytes import value_bytes
 from prospectguard.law import Law, LawAt
 from prospectguard.model import Audience, Channel, Facts, Location, NumberType, PhoneNumber, Reason
 from prospectguard.rules.callee import check_callee
@@ -97,15 +98,26 @@ def national_of_e164(e164: pa.Array) -> np.ndarray:
     takes any E.164-shaped text: +33 692..., a Réunion mobile under the wrong code, is not the
     number `check` looks up, so the batch must not find it either)."""
     out = np.full(len(e164), -1, np.int64)
-    length = pc.utf8_length(e164).to_numpy(zero_copy_only=False)
+    # Over the text's bytes, each head and digit where it must sit: a stray byte among the digits
+    # makes the number unknown here (-1), where a cast of the text to an integer raised.
+    data, offsets = value_bytes(pc.fill_null(e164, ""))
+    starts, lengths = offsets[:-1], np.diff(offsets)
     for head, digits, offset in _FR_HEADS:
-        hit = pc.starts_with(e164, head).to_numpy(zero_copy_only=False) & (length == len(head) + digits)
-        if hit.any():
-            idx = np.flatnonzero(hit)
-            tail = pc.utf8_slice_codeunits(pc.take(e164, pa.array(idx)), len(head))
-            national = pc.cast(tail, pa.int64()).to_numpy() + offset
-            own = canonical_head(national) == head
-            out[idx[own]] = national[own]
+        cand = np.flatnonzero(lengths == len(head) + digits)
+        if not len(cand):
+            continue
+        at = starts[cand]
+        ok = np.ones(len(cand), bool)
+        for k, byte in enumerate(head.encode()):
+            ok &= data[at + k] == byte
+        value = np.zeros(len(cand), np.int64)
+        for k in range(len(head), len(head) + digits):
+            digit = data[at + k] - np.uint8(48)  # wraps below '0': > 9 for every non-digit
+            ok &= digit <= 9
+            value = value * 10 + digit
+        idx, national = cand[ok], value[ok] + offset
+        own = canonical_head(national) == head
+        out[idx[own]] = national[own]
     return out
 
 
