@@ -488,7 +488,7 @@ def good_file(tmp_path: Path, rows: int = 6) -> Path:
 
 
 def xlsx_file(tmp_path: Path, rows: int = 6) -> Path:
-    """An XLSX input: its chunks hold exactly `chunk_rows` rows (a CSV's are blocks of 16 MB)."""
+    """An XLSX input: its chunks hold exactly `chunk_rows` rows (a CSV's hold `chunk_rows * ROW_BYTES` bytes)."""
     import openpyxl
 
     book = openpyxl.Workbook()
@@ -791,7 +791,7 @@ def test_bytes_path_and_arrow_path_give_the_same_rows(
 
 def same_outputs_in_pieces(path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, scan_bytes: int) -> Path:
     """Scrub `path` with the reader's pieces of `scan_bytes`, then with one piece per chunk (chunks of
-    64,000 bytes): the outputs must be the same bytes, the counts the same. The first run's outputs."""
+    128,000 bytes): the outputs must be the same bytes, the counts the same. The first run's outputs."""
     outs = {}
     for size in (scan_bytes, 1 << 30):
         monkeypatch.setattr(scrub_module, "SCAN_BYTES", size)
