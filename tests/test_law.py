@@ -15,7 +15,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prospectguard.law import LAW, load_law
+from prospectguard.law import LAW, SAFE_LOADER, load_law
 from prospectguard.numbering import plan_rows, rule_of
 from prospectguard.rules.catalogue import CODES
 from prospectguard.store.facts import ATTEMPT_WINDOW
@@ -32,6 +32,13 @@ def raw(name: str) -> dict[str, Any]:
 
 def test_there_are_law_files() -> None:
     assert len(YAML_FILES) >= 25
+
+
+@pytest.mark.parametrize("name", [e.name for e in YAML_FILES])
+def test_the_loader_reads_each_file_as_pure_python_pyyaml_does(name: str) -> None:
+    """The law is read with libyaml's safe loader when PyYAML has it: the same documents."""
+    text = LAW_DIR.joinpath(name).read_text(encoding="utf-8")
+    assert yaml.load(text, Loader=SAFE_LOADER) == yaml.load(text, Loader=yaml.SafeLoader)
 
 
 @pytest.mark.parametrize("name", [e.name for e in YAML_FILES])

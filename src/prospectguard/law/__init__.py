@@ -137,13 +137,18 @@ class Law:
         return found.reference
 
 
+# PyYAML's safe loader over libyaml where it was built with it: the same documents (a test holds
+# them equal), in a seventh of the time (54 -> 7 ms for the law, at the start of every command).
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_law(country: str = "fr") -> Law:
     rules: dict[str, Rule] = {}
     folder = resources.files("prospectguard.law").joinpath(country)
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".yaml"):
             continue
-        doc = yaml.safe_load(entry.read_text(encoding="utf-8"))
+        doc = yaml.load(entry.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
         rule = _parse_rule(doc, entry.name)
         if rule.id in rules:
             raise LawError(f"{entry.name}: rule {rule.id} defined twice")
