@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+from unittest.mock import patch
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prospectguard.batch import csvbytes
 from prospectguard.batch.csvbytes import MAX_QUOTED, blocks, join_row, scan, spans, split_row
 
 VALUE = st.text(alphabet=st.sampled_from(list("ab 09+;,\t\"'\n\ré€")), max_size=8)
@@ -132,3 +134,34 @@ def test_lines_keep_their_bytes_and_join_row_quotes_what_needs_it() -> None:
     assert spans(block.data, block.start, block.end).to_pylist() == [b'a;"b;c";"d""e"']
     assert block.field(2, 3).to_pylist() == [b'd"e']
     assert join_row([b"x", b"\r", b"y;z"], ";") == b'x;"\r";"y;z"'
+
+
+def rows_found(data: bytes, delimiter: str, block_bytes: int) -> tuple[list[tuple[int, int, int]], list[int]]:
+    """Every row as (start, end, fields) and every stray quote, as positions in the file."""
+    rows: list[tuple[int, int, int]] = []
+    strays: list[int] = []
+    for block in blocks(io.BytesIO(data), delimiter, block_bytes):
+        starts, ends = (block.start + block.at).tolist(), (block.end + block.at).tolist()
+        rows += zip(starts, ends, block.fields.tolist(), strict=True)
+        strays += (block.strays + block.at).tolist()
+    return rows, strays
+
+
+@st.composite
+def files_with_stray_quotes(draw: st.DrawFn) -> tuple[bytes, str]:
+    data, delimiter = draw(files())
+    for at in draw(st.lists(st.integers(0, len(data)), max_size=3)):
+        data = data[:at] + b'"' + data[at:]
+    return data, delimiter
+
+
+@settings(max_examples=400, deadline=None)
+@given(file=files_with_stray_quotes(), block_bytes=st.integers(1, 64), limit=st.integers(0, 40))
+def test_the_rows_found_do_not_depend_on_where_blocks_end(
+    file: tuple[bytes, str], block_bytes: int, limit: int
+) -> None:
+    """With MAX_QUOTED brought down to a few bytes: a quoted span longer than it is ordinary whether
+    it closes inside one block or several blocks on (the scrub reads pieces of 1 MB, chunks of 32 MB)."""
+    data, delimiter = file
+    with patch.object(csvbytes, "MAX_QUOTED", limit):
+        assert rows_found(data, delimiter, block_bytes) == rows_found(data, delimiter, len(data) + 1)

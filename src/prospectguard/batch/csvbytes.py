@@ -75,6 +75,7 @@ class Block:
             return parts[0]
         base = parts[0].at
         last = parts[-1]
+        assert last.at + last.used - base < 1 << 31, "a chunk of 2 GB or more: its int32 positions overflow"
 
         def cat(name: str, shifted: bool) -> np.ndarray:
             arrays = [getattr(p, name) for p in parts]
@@ -223,6 +224,10 @@ def _quoting(data: bytes | memoryview, qpos: np.ndarray, delim: int, final: bool
             elif i + 1 < n and qs[i + 1] == p + 1:  # a doubled quote: still inside
                 keep += (p, p + 1)
                 i += 2
+            elif p - opened_at > MAX_QUOTED:  # it closes too far on: the opening quote was ordinary
+                del keep[opened_k:]
+                strays.append(opened_at)
+                inside, i = False, opened_i + 1
             else:
                 keep.append(p)
                 inside = False
@@ -233,6 +238,17 @@ def _quoting(data: bytes | memoryview, qpos: np.ndarray, delim: int, final: bool
             inside, i = False, opened_i + 1
             continue
         return np.array(keep, np.int64), np.array(strays, np.int64)
+
+
+def _longest_quoted(qpos: np.ndarray) -> int:
+    """The longest quoted span (opening quote to closing quote) of an even count of quotes all in
+    place: they pair up in turn, a doubled quote inside a field being a pair that closes and reopens."""
+    opens, closes = qpos[0::2], qpos[1::2]
+    if not len(closes):
+        return 0
+    starts = np.r_[True, opens[1:] != closes[:-1] + 1]
+    ends = np.r_[starts[1:], True]
+    return int((closes[ends] - opens[starts]).max())
 
 
 def _unmark_quoted(mask: np.ndarray, quotes: np.ndarray) -> bool:
@@ -275,9 +291,11 @@ def scan(data: bytes | memoryview, delimiter: str, final: bool) -> Block:
     qpos = np.flatnonzero(arr == QUOTE)
     strays = np.zeros(0, np.int64)
     if len(qpos):
+        # An "opening" quote that closes, or is still open, more than MAX_QUOTED bytes on is taken as
+        # an ordinary character, wherever blocks begin and end (the rows found do not depend on them):
+        # a quote still open at the end (an odd count) is walked too, to measure from its opening.
         pending = len(qpos) % 2 == 1
-        stray = pending and (final or size - int(qpos[-1]) > MAX_QUOTED)
-        if stray or not _quotes_in_place(arr, qpos, delim):
+        if pending or not _quotes_in_place(arr, qpos, delim) or _longest_quoted(qpos) > MAX_QUOTED:
             qpos, strays = _quoting(data, qpos, delim, final)
     is_lf = arr == LF
     n_cr = int(np.count_nonzero(arr == CR))

@@ -334,7 +334,7 @@ class History:
             attempts=built["attempts"].result(),
             contract_u=np.unique(u_of(tables["contracts"])),
         )
-        history._bits()  # here, not in the first look-up: the scrub's main thread waits for neither
+        history._bits()  # built with the history, on its thread, rather than in the first look-up
         return history
 
     def _bits(self) -> np.ndarray:

@@ -53,8 +53,8 @@ BYTES_PATH = True
 # benchmark file's rows). Chunks of 32 MB rather than 16 spread each chunk's fixed work over twice the
 # rows: 9.7-10.1 s against 10.0-10.8 s on the benchmark file, in alternated runs.
 ROW_BYTES = 128
-# Chunks the reader may prepare ahead (~30 MB each, their bytes left out): it keeps working while the
-# history loads.
+# Chunks the reader may prepare ahead (each ~32 MB of the file, held as its rows' bounds and fields,
+# not its bytes): it keeps working while the history loads.
 PREFETCH = 10
 # The reader scans the file in pieces of this size (see `_read_raw`).
 SCAN_BYTES = 1 << 20
