@@ -160,10 +160,10 @@ def test_a_read_that_fails_midway_is_store_unavailable(store: Store) -> None:
 
 
 @pytest.mark.postgres
-def test_a_pipelined_read_that_fails_leaves_its_connection_usable(pg_url: str) -> None:
-    """PostgreSQL: a statement of the pipelined read fails (a table gone); the read is StoreUnavailable,
-    as on SQLite, and the connections, back in the pool, serve the next reads (no transaction or
-    pipeline left open)."""
+def test_a_check_read_that_fails_leaves_its_connection_usable(pg_url: str) -> None:
+    """PostgreSQL: the check's one-statement read fails (a table gone); the read is StoreUnavailable,
+    as on SQLite, and the connections, back in the pool, serve the next reads (no transaction left
+    open, nor autocommit left on)."""
     with Store.open(pg_url) as store:
         org = store.org_id("acme")
         store.add_opposition(org, NUM, at=T0, source="manual")
@@ -182,22 +182,27 @@ def test_a_pipelined_read_that_fails_leaves_its_connection_usable(pg_url: str) -
 
 
 @pytest.mark.postgres
-def test_the_driver_cursor_read_is_one_snapshot(pg_url: str) -> None:
-    """PostgreSQL: REPEATABLE READ for the read (one snapshot across its statements, as `read_tx`), and
-    the pooled connection is given back at the default level for the writers that use it next."""
-    level = select(func.current_setting("transaction_isolation").label("level"))
+def test_the_check_read_gives_its_connection_back_in_transaction_mode(pg_url: str) -> None:
+    """PostgreSQL: the check's read runs in autocommit (one statement, its own snapshot); the pooled
+    connection goes back to the writers that use it next in transaction mode: what they write and
+    roll back is gone."""
     with Store.open(pg_url) as store:
-        for _ in range(2):
-            with store._statements.read() as run_all:
-                assert [r.level for r in run_all([(level, {})])[0]] == ["repeatable read"]
+        org = store.org_id("acme")
+        for _ in range(3):  # sequential: the same pooled connection each time
+            assert store.facts(org, NUM, T0).oppositions == ()
             with store.engine.connect() as conn:
-                assert conn.execute(level).scalar() == "read committed"
+                assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+                conn.execute(
+                    opposition_events.insert().values(org_id=org, e164=NUM, at=T0, active=True, source="manual")
+                )
+                conn.rollback()
+            assert store.facts(org, NUM, T0).oppositions == ()
 
 
 def test_the_checks_read_keeps_postgresql_prepared_statements(pg_url: str) -> None:
     """psycopg prepares a statement run 5 times on a connection, and forgets every prepared statement
     at each rollback(): a read ended by ROLLBACK had its statements parsed and planned afresh at every
-    check (4x PostgreSQL's CPU). Ended by COMMIT, they stay prepared."""
+    check (4x PostgreSQL's CPU). In autocommit there is nothing to roll back: it stays prepared."""
     prepared = text("SELECT count(*) FROM pg_prepared_statements")
     with Store.open(pg_url) as store:
         org = store.org_id("acme")
@@ -205,7 +210,7 @@ def test_the_checks_read_keeps_postgresql_prepared_statements(pg_url: str) -> No
         for _ in range(8):  # sequential reads: the same pooled connection each time
             assert store.facts(org, NUM, T0).consents
         with store.engine.connect() as conn:
-            assert conn.execute(prepared).scalar() >= 3  # the settings, the snapshot, the history
+            assert conn.execute(prepared).scalar() >= 1  # the check's one statement
 
 
 def test_unwritable_sqlite_path_is_store_unavailable(tmp_path: Any) -> None:
@@ -668,6 +673,41 @@ def test_audit_rejects_non_json(store: Store) -> None:
     assert count(store, audit_log) == 0
 
 
+def test_audit_texts_come_back_as_written(store: Store) -> None:
+    """Quotes, backslashes, percent signs, semicolons, newlines and non-ASCII text in an entry come
+    back byte for byte (PostgreSQL binds the rows' values into the statement's text on the client)."""
+    awkward = "it's \\ 100% %s %(seq)s; COMMIT; -- é\n\t\"q\" 𝄞"
+    store.append_audit(
+        at=T0, org=awkward, request={"to": awkward}, facts={awkward: [awkward]}, decision={}, law_date=T0.date()
+    )
+    (entry,) = store.audit_entries(0, 10)
+    assert (entry["org"], entry["request"], entry["facts"]) == (awkward, {"to": awkward}, {awkward: [awkward]})
+    assert store.verify_audit().ok
+
+
+def test_an_audit_append_that_collides_retries_on_a_clean_connection(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An append whose seq another appender took (IntegrityError) is rolled back and tried again: the
+    chain stays whole, and the connection serves the next appends and reads."""
+    append_n(store, 2)
+    chained, collided = audit._chained, []
+
+    def colliding(last: Any, org_last: dict[str, int], entries: Any) -> Any:
+        rows, seqs = chained(last, org_last, entries)
+        if not collided:  # the first time only: as if it had read the trail before the last append
+            collided.append(True)
+            rows[0]["seq"] -= 1
+        return rows, seqs
+
+    monkeypatch.setattr(audit, "_chained", colliding)
+    store.append_audit(at=T0, org="acme", request={"n": 3}, facts={}, decision={}, law_date=T0.date())
+    assert collided
+    append_n(store, 2)
+    report = store.verify_audit()
+    assert (report.ok, report.checked) == (True, 5)
+
+
 def test_concurrent_audit_appends_keep_one_chain(store: Store) -> None:
     """Threads on one engine and on a second engine (as another process would) never fork the chain."""
     threads_per_store, per_thread = 4, 15
@@ -709,8 +749,11 @@ def test_read_facts_of_one_number_is_read_facts_many(store: Store) -> None:
     from prospectguard.store.facts import read_facts, read_facts_many
 
     org = store.org_id("acme")
-    other = store.org_id("other")
-    store.set_org(org, caller_numbers=["+33162000001"], sms_senders=["ACME"], at=T0)
+    other = store.org_id("other")  # never given settings: the defaults
+    store.set_org(
+        org, caller_numbers=["+33162000009"], policies={"POLICY_SMS_QUIET_HOURS": False}, at=T0 - timedelta(days=1)
+    )
+    store.set_org(org, caller_numbers=["+33162000001"], sms_senders=["ACME"], at=T0)  # the latest row wins
     for i, when in enumerate([T0 - timedelta(days=40), T0 - timedelta(days=3), T0 - timedelta(days=3)]):
         store.add_consent(org, NUM, **consent_kwargs(collected_at=when, channel=["all", "sms", "voice"][i]))
         store.record_attempt(org, NUM, at=when, channel="voice", outcome="no_answer")
@@ -741,6 +784,12 @@ def test_read_facts_of_one_number_is_read_facts_many(store: Store) -> None:
                 assert fast.to_json() == expected.to_json()
         assert read_facts(conn, org, NUM, T0).bloctel is not None and read_facts(conn, org, NUM, T0).bloctel.listed
         assert len(read_facts(conn, org, NUM, T0).attempts) == 3
+        assert read_facts(conn, org, NUM, T0).org == store.org_settings(org)
+        assert store.org_settings(org).caller_numbers == {"+33162000001"}
+        assert store.org_settings(org).policies_off == {"POLICY_SMS_QUIET_HOURS"}
+        base, found = read_facts_many(conn, other, [NUM], T0)
+        assert store.facts(other, NUM, T0) == read_facts(conn, other, NUM, T0) == found[NUM]
+        assert found[NUM].org == OrgSettings(name="other") and found[NUM].bloctel.as_of is None
 
 
 _JSON = st.recursive(
@@ -793,3 +842,15 @@ def test_migration_0003_numbers_existing_entries_per_organisation(store: Store) 
     store.append_audit(at=T0, org="b", request={}, facts={}, decision={}, law_date=T0.date())
     assert [e["n"] for e in store.org_audit_entries("b")] == [1, 2, 3]
     assert store.audit_head("b")[0] == 3
+
+
+def test_the_check_statement_stays_in_psycopgs_query_cache() -> None:
+    """psycopg caches its parse of a statement's text only up to 4,096 characters; beyond, it parsed
+    the check's statement again at every check (~6% of its CPU). Its text must stay under."""
+    from psycopg import _queries
+    from sqlalchemy.dialects import postgresql
+
+    from prospectguard.store.facts import ONE_NUMBER
+
+    sql = str(ONE_NUMBER.compile(dialect=postgresql.dialect()))
+    assert len(sql) <= _queries.MAX_CACHED_STATEMENT_LENGTH

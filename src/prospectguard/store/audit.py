@@ -146,8 +146,17 @@ def _append(dialect: str, run: Run, run_many: RunMany, entries: Sequence[Entry])
     if dialect == "postgresql":
         run(_PG_LOCK, {})
     last = run(_LAST, {})
-    seq, prev_hash = (0, GENESIS_HASH) if not last else (last[0].seq, last[0].hash)
-    org_seq = {org: run(_ORG_LAST, {"org": org})[0][0] for org in {entry.org for entry in entries}}
+    org_last = {org: run(_ORG_LAST, {"org": org})[0][0] for org in {entry.org for entry in entries}}
+    rows, seqs = _chained(last[0] if last else None, org_last, entries)
+    run_many(_INSERT, rows)
+    return seqs
+
+
+def _chained(last: Any, org_last: dict[str, int], entries: Sequence[Entry]) -> tuple[list[dict[str, Any]], list[int]]:
+    """The rows that append `entries` after `last` (the newest row's seq and hash, None for an empty
+    trail), given each organisation's last org_seq; and their seqs."""
+    seq, prev_hash = (0, GENESIS_HASH) if last is None else (last.seq, last.hash)
+    org_seq = dict(org_last)
     recorded_at = utcnow()
     rows, seqs = [], []
     for entry in entries:
@@ -169,7 +178,31 @@ def _append(dialect: str, run: Run, run_many: RunMany, entries: Sequence[Entry])
         )
         seqs.append(seq)
         prev_hash = digest
-    run_many(_INSERT, rows)
+    return rows, seqs
+
+
+def _append_in_two_trips(statements: Statements, entries: Sequence[Entry]) -> list[int]:
+    """PostgreSQL: `_append` in two round trips to the server, where one statement each took eight
+    (BEGIN, the lock, the last entry, each organisation's last org_seq, the rows in a pipeline,
+    COMMIT). The first trip takes the lock and then reads the heads: in READ COMMITTED each statement
+    of a transaction sees what was committed when it starts, so the reads after the lock see the
+    last appender's commit. The second inserts every row in one statement and commits. Each round
+    trip costs about 40 µs of the service's CPU and as much of PostgreSQL's, and the lock is held for
+    less time."""
+    if not entries:
+        return []
+    orgs = sorted({entry.org for entry in entries})
+    insert = statements[_INSERT]
+    head, values = insert.sql.split(" VALUES ", 1)
+    with statements.script() as script:
+        _, _, last, *org_rows = script.execute(
+            ["BEGIN", (_PG_LOCK, {}), (_LAST, {}), *((_ORG_LAST, {"org": org}) for org in orgs)]
+        )
+        org_last = {org: rows[0][0] for org, rows in zip(orgs, org_rows, strict=True)}
+        rows, seqs = _chained(last[0] if last else None, org_last, entries)
+        script.execute(
+            [head + " VALUES " + ", ".join(script.literal(_INSERT, row, sql=values) for row in rows), "COMMIT"]
+        )
     return seqs
 
 
@@ -181,6 +214,8 @@ def append_many(statements: Statements, entries: Sequence[Entry]) -> list[int]:
     dialect = statements.engine.dialect.name
     for attempt in range(_MAX_TRIES):
         try:
+            if dialect == "postgresql":
+                return _append_in_two_trips(statements, entries)
             with statements.write() as (run, run_many):
                 return _append(dialect, run, run_many, entries)
         except integrity:  # another appender took this seq (e.g. one that skips the lock)

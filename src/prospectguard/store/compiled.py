@@ -23,9 +23,19 @@ from typing import Any
 from sqlalchemy.engine import Dialect, Engine
 
 from prospectguard.store.connect import unavailable_on_failure, writers_queue
-from prospectguard.store.facts import Run, RunAll
+from prospectguard.store.facts import Run
 
 RunMany = Callable[[Any, Sequence[dict[str, Any]]], None]
+
+
+def _back_to_transactions(conn: Any) -> None:
+    """A pooled PostgreSQL connection used in autocommit goes back to the pool in transaction mode,
+    as its other users expect; one that cannot (lost, or a transaction left open) is discarded."""
+    driver = conn.driver_connection
+    if not driver.closed and driver.info.transaction_status.name == "IDLE":
+        driver.autocommit = False
+    else:
+        conn.invalidate()  # the pool opens a fresh connection in its place
 
 
 class Compiled:
@@ -78,36 +88,27 @@ class Statements:
             found = self._made[id(statement)] = (statement, Compiled(statement, self.engine.dialect))
         return found[1]
 
-    @contextmanager
-    def read(self) -> Iterator[RunAll]:
-        """A read transaction on a pooled DBAPI connection (one snapshot for every statement, REPEATABLE
-        READ on PostgreSQL), yielding `run_all([(statement, values), ...]) -> [rows, ...]`. The driver's
-        connection and operational errors become StoreUnavailable, as `connect.read_tx` does for
-        SQLAlchemy's.
-
-        On PostgreSQL the statements go in psycopg's pipeline mode: BEGIN and every statement are sent
-        at once and their results read together, one round trip where each took one (a check's read:
-        BEGIN, three statements and COMMIT, five round trips to two; 20-30% less time in process)."""
-        with self._transaction(sqlite_begin="BEGIN", repeatable_read=True) as cursor:
-            if self.engine.dialect.name != "postgresql":
-                yield lambda statements: [self[s].run(cursor, values) for s, values in statements]
-                return
-            driver = cursor.connection
-
-            def pipelined(statements: Sequence[tuple[Any, dict[str, Any]]]) -> list[Sequence[Any]]:
-                sent: list[tuple[Compiled, Any]] = []
-                try:
-                    with driver.pipeline():  # leaving it sends what is queued and waits for every result
-                        for statement, values in statements:
-                            compiled, one = self[statement], driver.cursor()
-                            sent.append((compiled, one))  # closed below, even if this statement fails
-                            one.execute(compiled.sql, compiled.parameters(values))
-                    return [compiled.rows(one) for compiled, one in sent]
-                finally:
-                    for _, one in sent:
-                        one.close()
-
-            yield pipelined
+    def read(self, statement: Any, values: dict[str, Any]) -> list[Any]:
+        """One statement's rows, on a pooled DBAPI connection outside any explicit transaction: one
+        statement sees one snapshot by itself (SQLite: its implicit read transaction; PostgreSQL: in
+        autocommit, the statement's snapshot), so BEGIN and COMMIT would only add round trips. The
+        driver's connection and operational errors become StoreUnavailable, as `connect.read_tx`
+        does for SQLAlchemy's."""
+        compiled = self[statement]
+        with self._connection() as (conn, postgresql):
+            driver: Any = conn.driver_connection
+            if postgresql:
+                # The pooled connection is idle (nothing to commit), so no round trip either way; its
+                # other users expect transactions again. Autocommit also spares a ROLLBACK when the
+                # pool takes it back, which would make psycopg forget its prepared statements.
+                driver.autocommit = True
+            cursor = conn.cursor()
+            try:
+                return compiled.run(cursor, values)
+            finally:
+                cursor.close()
+                if postgresql:
+                    _back_to_transactions(conn)
 
     @contextmanager
     def write(self) -> Iterator[tuple[Run, RunMany]]:
@@ -123,41 +124,92 @@ class Statements:
             )
 
     @contextmanager
-    def _transaction(self, *, sqlite_begin: str, repeatable_read: bool = False, queued: bool = False) -> Iterator[Any]:
+    def script(self) -> Iterator[Script]:
+        """PostgreSQL: a `Script` on a pooled connection in autocommit, for several statements in one
+        round trip (the caller writes BEGIN and COMMIT). A transaction still open when the body ends,
+        whether it failed or forgot to commit, is rolled back. Errors as `read`'s."""
+        with self._connection() as (conn, postgresql):
+            if not postgresql:
+                raise ValueError("scripts are PostgreSQL's (simple query protocol)")
+            driver: Any = conn.driver_connection
+            driver.autocommit = True
+            cursor = self.engine.dialect.loaded_dbapi.ClientCursor(driver)
+            try:
+                yield Script(self, cursor)
+            finally:
+                try:
+                    if driver.info.transaction_status.name in ("INTRANS", "INERROR"):
+                        cursor.execute("ROLLBACK")  # not driver.rollback(): that forgets prepared statements
+                finally:
+                    cursor.close()
+                    _back_to_transactions(conn)
+
+    @contextmanager
+    def _transaction(self, *, sqlite_begin: str, queued: bool = False) -> Iterator[Any]:
         """A cursor in a transaction on a pooled DBAPI connection, committed when the body succeeds,
-        rolled back otherwise. `queued`: behind the SQLite writers' file lock. A connection the
-        driver reports broken is invalidated (the next use opens a fresh one)."""
+        rolled back otherwise. `queued`: behind the SQLite writers' file lock."""
+        with self._connection() as (conn, postgresql), writers_queue(self.engine) if queued else nullcontext():
+            cursor = conn.cursor()
+            try:
+                if not postgresql:
+                    cursor.execute(sqlite_begin)
+                # (psycopg begins a transaction by itself at the first statement)
+                try:
+                    yield cursor
+                except BaseException:
+                    conn.rollback()
+                    raise
+                # COMMIT: psycopg's rollback() also forgets the connection's prepared statements.
+                conn.commit()
+            finally:
+                cursor.close()
+
+    @contextmanager
+    def _connection(self) -> Iterator[tuple[Any, bool]]:
+        """A pooled DBAPI connection, and whether it is PostgreSQL's. The driver's connection and
+        operational errors become StoreUnavailable; a connection the driver reports broken is
+        invalidated (the next use opens a fresh one)."""
         dbapi = self.engine.dialect.loaded_dbapi
         unavailable = (dbapi.OperationalError, dbapi.InterfaceError)
-        postgresql = self.engine.dialect.name == "postgresql"
         with unavailable_on_failure(*unavailable):
             conn = self.engine.raw_connection()
-            driver: Any = conn.driver_connection
-            before = driver.isolation_level if postgresql else None
             try:
-                with writers_queue(self.engine) if queued else nullcontext():
-                    cursor = conn.cursor()
-                    try:
-                        if not postgresql:
-                            cursor.execute(sqlite_begin)
-                        elif repeatable_read:  # psycopg's own BEGIN then says so: no extra round trip
-                            driver.isolation_level = dbapi.IsolationLevel.REPEATABLE_READ
-                        # (otherwise psycopg begins a transaction by itself at the first statement)
-                        try:
-                            yield cursor
-                        except BaseException:
-                            conn.rollback()
-                            raise
-                        # COMMIT, even after a read: psycopg's rollback() also forgets the connection's
-                        # prepared statements, and a check's statements were then planned afresh each
-                        # time (4x PostgreSQL's CPU).
-                        conn.commit()
-                    finally:
-                        cursor.close()
-                        if postgresql and repeatable_read:  # the pooled connection's other users expect the default
-                            driver.isolation_level = before
+                yield conn, self.engine.dialect.name == "postgresql"
             except unavailable:
                 conn.invalidate()  # not back into the pool: the next use opens a fresh connection
                 raise
             finally:
                 conn.close()  # back to the pool (a no-op once invalidated)
+
+
+class Script:
+    """Statements sent together in one query (PostgreSQL's simple query protocol), their values bound
+    by psycopg on the client (`ClientCursor.mogrify`: quoted by the driver, never by us)."""
+
+    def __init__(self, statements: Statements, cursor: Any) -> None:
+        self._statements = statements
+        self._cursor = cursor
+
+    def literal(self, statement: Any, values: dict[str, Any], sql: str | None = None) -> str:
+        """`statement` with `values` bound, as text; `sql`: a part of its compiled SQL to bind instead
+        (e.g. an INSERT's VALUES tuple, repeated for many rows)."""
+        compiled = self._statements[statement]
+        text: str = self._cursor.mogrify(compiled.sql if sql is None else sql, compiled.parameters(values))
+        return text
+
+    def execute(self, parts: Sequence[str | tuple[Any, dict[str, Any]]]) -> list[list[Any]]:
+        """Run the parts in one round trip; each one's rows (converted and named for a statement given
+        with its values, as `Compiled.run`; as the driver gives them for text)."""
+        cursor = self._cursor
+        cursor.execute("; ".join(p if isinstance(p, str) else self.literal(*p) for p in parts))
+        out: list[list[Any]] = []
+        for i, part in enumerate(parts):
+            if i and not cursor.nextset():
+                raise AssertionError(f"{len(parts)} statements sent, {i} results back")
+            if cursor.description is None:
+                out.append([])
+            elif isinstance(part, str):
+                out.append(cursor.fetchall())
+            else:
+                out.append(self._statements[part[0]].rows(cursor))
+        return out

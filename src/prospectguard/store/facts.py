@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, Date, Integer, String, bindparam, func, literal, null, select, union_all
+from sqlalchemy import JSON, Boolean, Date, Integer, String, bindparam, func, literal_column, null, select, union_all
 from sqlalchemy.engine import Connection
 
 from prospectguard.model import Attempt, BloctelFacts, Consent, Contract, Facts, OppositionEvent, OrgSettings
@@ -58,17 +58,10 @@ _ORG_SETTINGS = (
 # Runs a statement with its values and gives its rows (columns by name): through a SQLAlchemy
 # connection (`through`), or on the driver's cursor (`store.compiled.Statements.write`).
 Run = Callable[[Any, dict[str, Any]], Sequence[Any]]
-# Runs several statements that do not depend on each other, in one snapshot, and gives each one's
-# rows: on PostgreSQL the driver's cursor sends them together (`Statements.read`), one round trip.
-RunAll = Callable[[Sequence[tuple[Any, dict[str, Any]]]], list[Sequence[Any]]]
 
 
 def through(conn: Connection) -> Run:
     return lambda statement, values: conn.execute(statement, values).all()
-
-
-def one_by_one(run: Run) -> RunAll:
-    return lambda statements: [run(statement, values) for statement, values in statements]
 
 
 def read_org_settings(conn: Connection, org_id: int) -> OrgSettings:
@@ -110,116 +103,147 @@ def snapshot_in_force(org_id: int, at: datetime) -> Any:
     return _SNAPSHOT.params(org_id=org_id, bloctel_day=at.astimezone(BLOCTEL_ZONE).date())
 
 
-def _one_number_history() -> Any:
-    """Every history row of one (organisation, number) in one statement, built once: the service
-    reads one number per check, and building a statement costs more than running it on SQLite.
-    Columns: kind, id, four instants (a, b, c, d), two texts, one flag; the first
-    SELECT gives the column types, so that every instant comes back as an aware UTC datetime."""
+def _one_number_facts() -> Any:
+    """Everything a check reads about one (organisation, number) in one statement, built once: the
+    organisation's latest settings, its Bloctel snapshot in force, and the number's whole history.
+
+    Why one statement: it sees one snapshot on both stores without an explicit transaction (SQLite's
+    implicit read transaction; PostgreSQL's statement snapshot, in autocommit), so a check's read is
+    one round trip, with no BEGIN or COMMIT. Three statements in one REPEATABLE READ transaction, sent
+    together in psycopg's pipeline mode, cost ~620 µs of the reading process's CPU and ~260 µs of
+    PostgreSQL's per read (in process, on benchmarks/service.py's store); this one ~210 and ~120.
+    Building a statement costs more than running it on SQLite, hence once.
+
+    Columns: kind, id, four instants (a, b, c, d), two texts, one flag, one day, three JSON lists. The
+    first SELECT gives the column types, so that every instant comes back as an aware UTC datetime.
+    Kinds: `org` (always one row for a known organisation: id is its settings row's, None when never
+    set; text_a its name; the lists in j_a, j_b, j_c), `snapshot` (id, day = as_of), and one row per
+    history item."""
     org, number = bindparam("org_id", type_=Integer), bindparam("e164", type_=String)
 
     def mine(table: Any) -> Any:
         return (table.c.org_id == org) & (table.c.e164 == number)
 
-    none_at, none_text, none_flag = (null().cast(UTCDateTime()), null().cast(String()), null().cast(Boolean()))
+    def arm(kind: str, **columns: Any) -> Any:
+        """One kind's SELECT; a column it lacks is a bare NULL, typed by the first SELECT's column.
+        Bare and unlabelled: the statement's text stays under psycopg's 4,096 characters, beyond
+        which it parses the text again at every execution (~6% of a check's CPU)."""
+        return select(literal_column(f"'{kind}'"), *(columns.get(name, literal_column("NULL")) for name, _ in _COLUMNS))
+
     snapshot = _SNAPSHOT.with_only_columns(bloctel_snapshots.c.id).scalar_subquery()
+    latest_settings = select(func.max(org_settings.c.id)).where(org_settings.c.org_id == org).scalar_subquery()
+    consent = {
+        "id": consents.c.id,
+        "a": consents.c.collected_at,
+        "b": consents.c.expires_at,
+        "c": consents.c.slot_start,
+        "d": consents.c.slot_end,
+        "text_a": consents.c.channel,
+        "flag": consents.c.proof_sha256 != "",
+    }
+    typed = select(
+        literal_column("'consent'", String).label("kind"),
+        *(consent[name].label(name) if name in consent else null().cast(kind).label(name) for name, kind in _COLUMNS),
+    ).where(mine(consents))
     return union_all(
-        select(
-            literal("consent", String).label("kind"),
-            consents.c.id,
-            consents.c.collected_at.label("a"),
-            consents.c.expires_at.label("b"),
-            consents.c.slot_start.label("c"),
-            consents.c.slot_end.label("d"),
-            consents.c.channel.label("text_a"),
-            none_text.label("text_b"),
-            (consents.c.proof_sha256 != "").label("flag"),
-        ).where(mine(consents)),
-        select(
-            literal("withdrawal", String),
-            consent_withdrawals.c.id,
-            consent_withdrawals.c.at,
-            none_at,
-            none_at,
-            none_at,
-            none_text,
-            none_text,
-            none_flag,
-        ).where(mine(consent_withdrawals)),
-        select(
-            literal("opposition", String),
-            opposition_events.c.id,
-            opposition_events.c.at,
-            none_at,
-            none_at,
-            none_at,
-            none_text,
-            none_text,
-            opposition_events.c.active,
-        ).where(mine(opposition_events)),
-        select(
-            literal("contract", String),
-            contracts.c.id,
-            contracts.c.start,
-            contracts.c.end,
-            none_at,
-            none_at,
-            none_text,
-            none_text,
-            none_flag,
-        ).where(mine(contracts)),
-        select(
-            literal("attempt", String),
-            attempts.c.id,
-            attempts.c.at,
-            none_at,
-            none_at,
-            none_at,
-            attempts.c.channel,
-            ATTEMPT_OUTCOME,
-            none_flag,
+        typed,
+        arm(
+            "org",
+            id=org_settings.c.id,
+            text_a=organisations.c.name,
+            j_a=org_settings.c.caller_numbers,
+            j_b=org_settings.c.sms_senders,
+            j_c=org_settings.c.policies_off,
         )
+        .select_from(
+            organisations.outerjoin(
+                org_settings, (org_settings.c.org_id == organisations.c.id) & (org_settings.c.id == latest_settings)
+            )
+        )
+        .where(organisations.c.id == org),
+        arm("snapshot", id=bloctel_snapshots.c.id, day=bloctel_snapshots.c.as_of).where(
+            bloctel_snapshots.c.id == snapshot
+        ),
+        arm("withdrawal", id=consent_withdrawals.c.id, a=consent_withdrawals.c.at).where(mine(consent_withdrawals)),
+        arm("opposition", id=opposition_events.c.id, a=opposition_events.c.at, flag=opposition_events.c.active).where(
+            mine(opposition_events)
+        ),
+        arm("contract", id=contracts.c.id, a=contracts.c.start, b=contracts.c.end).where(mine(contracts)),
+        arm("attempt", id=attempts.c.id, a=attempts.c.at, text_a=attempts.c.channel, text_b=ATTEMPT_OUTCOME)
         .select_from(attempts.outerjoin(attempt_outcomes, attempt_outcomes.c.attempt_id == attempts.c.id))
         .where(mine(attempts), attempts.c.at > bindparam("since", type_=UTCDateTime())),
-        select(
-            literal("bloctel", String),
-            bloctel_numbers.c.snapshot_id,
-            none_at,
-            none_at,
-            none_at,
-            none_at,
-            none_text,
-            none_text,
-            none_flag,
-        ).where(bloctel_numbers.c.snapshot_id == snapshot, bloctel_numbers.c.e164 == number),
+        arm("bloctel", id=bloctel_numbers.c.snapshot_id).where(
+            bloctel_numbers.c.snapshot_id == snapshot, bloctel_numbers.c.e164 == number
+        ),
     )
 
 
-_ONE_NUMBER = _one_number_history()
+# ONE_NUMBER's columns after `kind`, with their types (the first SELECT's).
+_COLUMNS: tuple[tuple[str, Any], ...] = (
+    ("id", Integer()),
+    ("a", UTCDateTime()),
+    ("b", UTCDateTime()),
+    ("c", UTCDateTime()),
+    ("d", UTCDateTime()),
+    ("text_a", String()),
+    ("text_b", String()),
+    ("flag", Boolean()),
+    ("day", Date()),
+    ("j_a", JSON()),
+    ("j_b", JSON()),
+    ("j_c", JSON()),
+)
+
+
+ONE_NUMBER = _one_number_facts()
 
 
 def read_facts(conn: Connection, org_id: int, e164: str, at: datetime) -> Facts:
-    """What `read_facts_many` gives for one number (a test holds them equal), in three statements
-    built once: the settings, the Bloctel snapshot in force, and the number's whole history."""
-    return facts_with(one_by_one(through(conn)), org_id, e164, at)
+    """What `read_facts_many` gives for one number (a test holds them equal), in one statement built
+    once (`ONE_NUMBER`)."""
+    return facts_with(through(conn), org_id, e164, at)
 
 
-def facts_with(run_all: RunAll, org_id: int, e164: str, at: datetime) -> Facts:
-    """`read_facts` with `run_all` executing its three statements (see `RunAll`)."""
-    params = {"org_id": org_id, "e164": e164, "bloctel_day": at.astimezone(BLOCTEL_ZONE).date()}
-    history_params = {**params, "since": at - ATTEMPT_WINDOW}
-    settings, snapshots, history = run_all(
-        [(_ORG_SETTINGS, {"org_id": org_id}), (_SNAPSHOT, params), (_ONE_NUMBER, history_params)]
-    )
-    org = _org_settings(settings, org_id)
-    snapshot = snapshots[0] if snapshots else None
-    unlisted = BloctelFacts(as_of=None) if snapshot is None else BloctelFacts(as_of=snapshot.as_of, listed=False)
+def one_number_values(org_id: int, e164: str, at: datetime) -> dict[str, Any]:
+    """`ONE_NUMBER`'s bound values for a check of `e164` at `at`."""
+    return {
+        "org_id": org_id,
+        "e164": e164,
+        "bloctel_day": at.astimezone(BLOCTEL_ZONE).date(),
+        "since": at - ATTEMPT_WINDOW,
+    }
+
+
+def facts_with(run: Run, org_id: int, e164: str, at: datetime) -> Facts:
+    """`read_facts` with `run` executing its statement (see `Run`); KeyError for an unknown org."""
+    return facts_of_rows(run(ONE_NUMBER, one_number_values(org_id, e164, at)), org_id)
+
+
+def facts_of_rows(rows: Sequence[Any], org_id: int) -> Facts:
+    """The facts in `ONE_NUMBER`'s rows."""
     found: dict[str, list[Any]] = {}
-    for r in history:
+    for r in rows:
         found.setdefault(r.kind, []).append(r)
-    if not found:
+    settings = found.get("org")
+    if not settings:
+        raise KeyError(f"no organisation with id {org_id}")
+    (o,) = settings
+    org = (
+        OrgSettings(name=o.text_a)
+        if o.id is None
+        else OrgSettings(
+            name=o.text_a,
+            caller_numbers=frozenset(o.j_a),
+            sms_senders=frozenset(o.j_b),
+            policies_off=frozenset(o.j_c),
+        )
+    )
+    snapshots = found.get("snapshot")
+    unlisted = BloctelFacts(as_of=None) if not snapshots else BloctelFacts(as_of=snapshots[0].day, listed=False)
+    if len(found) == 1 + bool(snapshots):
         return Facts(org=org, bloctel=unlisted)
 
-    def rows(kind: str) -> list[Any]:
+    def rows_of(kind: str) -> list[Any]:
         return sorted(found.get(kind, ()), key=lambda r: (r.a, r.id))  # the order read_facts_many gives
 
     return Facts(
@@ -234,13 +258,13 @@ def facts_with(run_all: RunAll, org_id: int, e164: str, at: datetime) -> Facts:
                 slot_end=r.d,
                 id=r.id,
             )
-            for r in rows("consent")
+            for r in rows_of("consent")
         ),
-        withdrawals=tuple(r.a for r in rows("withdrawal")),
-        oppositions=tuple(OppositionEvent(at=r.a, active=bool(r.flag)) for r in rows("opposition")),
-        contracts=tuple(Contract(start=r.a, end=r.b, id=r.id) for r in rows("contract")),
-        attempts=tuple(Attempt(at=r.a, channel=r.text_a, outcome=r.text_b) for r in rows("attempt")),
-        bloctel=unlisted if "bloctel" not in found or snapshot is None else BloctelFacts(snapshot.as_of, listed=True),
+        withdrawals=tuple(r.a for r in rows_of("withdrawal")),
+        oppositions=tuple(OppositionEvent(at=r.a, active=bool(r.flag)) for r in rows_of("opposition")),
+        contracts=tuple(Contract(start=r.a, end=r.b, id=r.id) for r in rows_of("contract")),
+        attempts=tuple(Attempt(at=r.a, channel=r.text_a, outcome=r.text_b) for r in rows_of("attempt")),
+        bloctel=unlisted if "bloctel" not in found or not snapshots else BloctelFacts(snapshots[0].day, listed=True),
     )
 
 
