@@ -676,7 +676,7 @@ def test_audit_rejects_non_json(store: Store) -> None:
 def test_audit_texts_come_back_as_written(store: Store) -> None:
     """Quotes, backslashes, percent signs, semicolons, newlines and non-ASCII text in an entry come
     back byte for byte (PostgreSQL binds the rows' values into the statement's text on the client)."""
-    awkward = "it's \\ 100% %s %(seq)s; COMMIT; -- é\n\t\"q\" 𝄞"
+    awkward = 'it\'s \\ 100% %s %(seq)s; COMMIT; -- é\n\t"q" 𝄞'
     store.append_audit(
         at=T0, org=awkward, request={"to": awkward}, facts={awkward: [awkward]}, decision={}, law_date=T0.date()
     )

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from prospectguard.law import LAW, Law
-from prospectguard.model import ContactRequest, Decision, Facts, Kind, NumberType, Reason
+from prospectguard.model import ContactRequest, Decision, Facts, Kind, NumberType, PhoneNumber, Reason
 from prospectguard.numbering import locate, parse
 from prospectguard.rules import decide
 from prospectguard.store import Store, StoreUnavailable
@@ -27,6 +27,11 @@ STORE_UNAVAILABLE = Reason(
     reference="prospectguard policy: fail closed",
     message="The evidence store could not be read or written: blocked until it is back",
 )
+
+
+def number_of(callee: PhoneNumber) -> str | None:
+    """The E.164 number whose facts a check reads; None for a number that is not one."""
+    return callee.e164 if callee.type is not NumberType.INVALID else None
 
 
 def unavailable(req: ContactRequest, detail: str | None = None) -> Decision:
@@ -90,8 +95,10 @@ class Gate:
         otherwise (the service, without holding a thread while the trail commits) must not answer
         before it has. StoreUnavailable when the facts cannot be read."""
         callee = parse(req.to)
-        e164 = callee.e164 if callee.type is not NumberType.INVALID else None
-        facts = self.facts(e164, req.at)
+        return self.judged(req, callee, self.facts(number_of(callee), req.at))
+
+    def judged(self, req: ContactRequest, callee: PhoneNumber, facts: Facts) -> tuple[Decision, dict[str, Any], Entry]:
+        """`judge` with the callee parsed and its facts read (by a door that reads them otherwise)."""
         decision = decide(req, facts, callee=callee, law=self.law)
         answer = decision.to_json()
         return decision, answer, self._entry(req.to_json(), req, facts, decision, answer)
@@ -131,7 +138,7 @@ class Gate:
         audit entry, not yet appended (a door that appends them must not answer before it has).
         StoreUnavailable when the facts cannot be read."""
         callees = [parse(req.to) for req in reqs]
-        numbers = [c.e164 if c.type is not NumberType.INVALID else None for c in callees]
+        numbers = [number_of(c) for c in callees]
         facts_at: dict[datetime, tuple[Facts, dict[str, Facts]]] = {}
         for at in {req.at for req in reqs}:
             wanted = [n for n, req in zip(numbers, reqs, strict=True) if n is not None and req.at == at]
@@ -139,17 +146,14 @@ class Gate:
         judged = []
         for req, callee, number in zip(reqs, callees, numbers, strict=True):
             base, found = facts_at[req.at]
-            facts = base if number is None else found.get(number, base)
-            decision = decide(req, facts, callee=callee, law=self.law)
-            answer = decision.to_json()
-            judged.append((decision, answer, self._entry(req.to_json(), req, facts, decision, answer)))
+            judged.append(self.judged(req, callee, base if number is None else found.get(number, base)))
         return judged
 
     def check_atomically(self, req: ContactRequest, *, reserve: bool, idempotency_key: str | None = None) -> Answered:
         """A check whose facts, decision, reserved attempt (when allowed and `reserve`) and audit entry
         are one transaction (`Store.check_atomically`). StoreUnavailable reaches the caller."""
         callee = parse(req.to)
-        e164 = callee.e164 if callee.type is not NumberType.INVALID else None
+        e164 = number_of(callee)
         request = {**req.to_json(), "reserve": reserve, "idempotency_key": idempotency_key}
         fingerprint = hashlib.sha256(canonical_json({**request, "org": self.org}).encode()).hexdigest()
 

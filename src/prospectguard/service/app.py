@@ -36,14 +36,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prospectguard import __version__
-from prospectguard.gate import Gate, unavailable
+from prospectguard.gate import Gate, number_of, unavailable
 from prospectguard.inputs import InputError, day, instant
 from prospectguard.law.listing import rules_in_force
 from prospectguard.model import ContactRequest
+from prospectguard.numbering import parse
 from prospectguard.service import metrics
 from prospectguard.service.auditproc import ProcessCommit, eligible
 from prospectguard.service.auditwriter import AuditPipeline, ThreadCommit
 from prospectguard.service.batchpool import JudgePool, Verdict, fields_of, request_of, verdicts
+from prospectguard.service.loopreads import LoopReads
 from prospectguard.service.schemas import (
     AttemptOut,
     AttemptRequest,
@@ -142,6 +144,11 @@ class Keys:
         self.ttl = ttl
         self._seen: dict[str, tuple[ApiKey | None, float]] = {}
 
+    def fresh(self, key: str) -> bool:
+        """Whether `get(key)` would answer from memory, without reading the store."""
+        found = self._seen.get(key)
+        return found is not None and found[1] > time.monotonic()
+
     def get(self, key: str) -> ApiKey | None:
         now = time.monotonic()
         found = self._seen.get(key)
@@ -236,6 +243,8 @@ def create_app(
     # benchmarks/service.py). PostgreSQL reads wait on the network: they keep the thread pool, as
     # do reserving checks, which queue for the write lock.
     inline = store.engine.dialect.name == "sqlite"
+    # PostgreSQL: a plain check's read on the event loop, through async connections (`loopreads`).
+    loop_reads = LoopReads(store) if store.engine.dialect.name == "postgresql" else None
     trail = AuditPipeline(commit)
 
     @asynccontextmanager
@@ -255,6 +264,8 @@ def create_app(
             gc.freeze()
         yield
         await commit.close()
+        if loop_reads is not None:
+            await loop_reads.close()
         if helpers is not None:
             await asyncio.to_thread(helpers.close, wait=True)
 
@@ -273,6 +284,7 @@ def create_app(
     app.state.keys = Keys(store, key_cache_seconds)
     app.state.trail = trail
     app.state.helpers = helpers
+    app.state.loop_reads = loop_reads
 
     def gate(key: ApiKey) -> Gate:
         return Gate(store, key.org, org_id=key.org_id)
@@ -393,8 +405,30 @@ def create_app(
                 return 503, unavailable(_request(body, now), str(exc) or None).to_json()
             return answer, entry
 
-        if inline and not body.reserve and body.idempotency_key is None:
+        async def on_the_loop(reads: LoopReads) -> tuple[int, dict[str, Any]] | tuple[dict[str, Any], Entry]:
+            """`work` for a plain check on PostgreSQL: the read awaited on the loop; only a key not
+            in memory is looked up in a worker thread."""
+            keys: Keys = request.app.state.keys
+            if credentials is not None and keys.fresh(credentials.credentials):
+                key = authorise(request, credentials, "check")
+            else:
+                key = await run_in_threadpool(authorise, request, credentials, "check")
+            if key is STORE_DOWN:
+                return decided(key, body, now)  # no read: a block, 503
+            req = _request(body, now)
+            callee = parse(req.to)
+            try:
+                facts = await reads.facts(key.org_id, number_of(callee), req.at)
+            except StoreUnavailable as exc:
+                return 503, unavailable(req, str(exc) or None).to_json()
+            _, answer, entry = gate(key).judged(req, callee, facts)
+            return answer, entry
+
+        plain = not body.reserve and body.idempotency_key is None
+        if inline and plain:
             first, second = work()
+        elif loop_reads is not None and plain:
+            first, second = await on_the_loop(loop_reads)
         else:
             first, second = await run_in_threadpool(work)
         if isinstance(second, Entry):

@@ -67,8 +67,12 @@ class Compiled:
 
     def rows(self, cursor: Any) -> list[Any]:
         """The rows of this statement, executed on `cursor`, converted and named."""
+        return self.convert(cursor)
+
+    def convert(self, rows: Iterable[Sequence[Any]]) -> list[Any]:
+        """The driver's rows of this statement, converted and named."""
         results, make = self._results, self._make
-        return [make([p(v) if p is not None else v for p, v in zip(results, row, strict=True)]) for row in cursor]
+        return [make([p(v) if p is not None else v for p, v in zip(results, row, strict=True)]) for row in rows]
 
     def run_many(self, cursor: Any, rows: Sequence[dict[str, Any]]) -> None:
         """Execute once per row (an INSERT of many rows): values for every column, defaults included."""

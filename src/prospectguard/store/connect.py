@@ -71,9 +71,7 @@ def create_store_engine(url: str) -> Engine:
             without a word (a host gone) is found by the check's own statements, which fail closed,
             and the connection is then replaced. DisconnectionError makes the pool open a fresh one."""
             try:
-                waiting = select.poll()  # not select.select: it fails on descriptors past 1023
-                waiting.register(dbapi_connection.fileno(), select.POLLIN)
-                said = waiting.poll(0)
+                said = server_spoke(dbapi_connection.fileno())
             except (OSError, ValueError, engine.dialect.loaded_dbapi.Error) as exc:  # psycopg: closed or lost
                 raise DisconnectionError(str(exc)) from exc
             if said:
@@ -83,6 +81,14 @@ def create_store_engine(url: str) -> Engine:
                     raise DisconnectionError(str(exc)) from exc
 
     return engine
+
+
+def server_spoke(fileno: int) -> bool:
+    """Whether an idle PostgreSQL connection's socket has something to read: the server said
+    something unasked (its goodbye, before it closed). No round trip."""
+    waiting = select.poll()  # not select.select: it fails on descriptors past 1023
+    waiting.register(fileno, select.POLLIN)
+    return bool(waiting.poll(0))
 
 
 def in_memory(url: URL) -> bool:

@@ -204,8 +204,9 @@ def read_facts(conn: Connection, org_id: int, e164: str, at: datetime) -> Facts:
     return facts_with(through(conn), org_id, e164, at)
 
 
-def one_number_values(org_id: int, e164: str, at: datetime) -> dict[str, Any]:
-    """`ONE_NUMBER`'s bound values for a check of `e164` at `at`."""
+def one_number_values(org_id: int, e164: str | None, at: datetime) -> dict[str, Any]:
+    """`ONE_NUMBER`'s bound values for a check of `e164` at `at`. None: no number (equal to NULL,
+    it matches no row), the organisation's settings and Bloctel snapshot only."""
     return {
         "org_id": org_id,
         "e164": e164,
