@@ -1,6 +1,7 @@
 """A TCP forwarder between the service and the real PostgreSQL, that a test can cut: the store
 becomes unreachable (`stop`: every connection closed, the port refused) and then comes back (`start`
-on the same port)."""
+on the same port), or the link stalls (`stall`: connections stay open, nothing goes through, as
+when a network drops packets) until `resume`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._stalled = threading.Event()
 
     def start(self) -> None:
         listener = socket.socket()
@@ -37,12 +39,20 @@ class TcpProxy:
             self._thread.join(timeout=5)
         self._thread = None
 
+    def stall(self) -> None:
+        self._stalled.set()
+
+    def resume(self) -> None:
+        self._stalled.clear()
+
     def _run(self, listener: socket.socket) -> None:
         selector = selectors.DefaultSelector()
         selector.register(listener, selectors.EVENT_READ)
         peers: dict[socket.socket, socket.socket] = {}
         try:
             while not self._stopping.is_set():
+                if self._stalled.wait(0) and not self._stopping.wait(0.02):
+                    continue  # nothing read, nothing accepted: the bytes wait in the kernel's buffers
                 for ready, _ in selector.select(timeout=0.05):
                     sock = ready.fileobj
                     assert isinstance(sock, socket.socket)

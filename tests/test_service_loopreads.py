@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -166,6 +167,50 @@ def test_a_read_that_waits_too_long_fails_closed(pg_url: str) -> None:
         store.close()
 
 
+def test_a_stalled_link_fails_closed_in_time(pg_url: str) -> None:
+    """The link to PostgreSQL stalls mid-read (connections open, nothing comes back): every check is
+    a block, 503, within the read timeout (here 1 s) counted from its arrival, although psycopg's
+    own cancellation of the abandoned read waits longer, and more checks than connections queue at
+    once; the connection that stalled is not reused once the link is back."""
+    target = make_url(normalise_url(pg_url))
+    proxy = TcpProxy((target.host or "127.0.0.1", target.port or 5432))
+    proxy.start()
+    store, org = filled(_through(proxy, pg_url))
+    key = store.create_key(org, ["admin"])
+    app = create_app(store, key_cache_seconds=60)
+    reads = _loop_reads(app)
+    reads.timeout, reads.size = 1.0, 2
+    try:
+        with TestClient(app) as client:
+            assert _check(client, key).status_code == 200
+            before = {conn.info.backend_pid for conn in reads._idle}
+            proxy.stall()
+            timings: list[tuple[int, float]] = []
+
+            def one() -> None:
+                started = time.monotonic()
+                r = _check(client, key)
+                timings.append((r.status_code, time.monotonic() - started))
+                assert [x["code"] for x in r.json()["reasons"]] == ["STORE_UNAVAILABLE"]
+
+            callers = [threading.Thread(target=one) for _ in range(5)]  # more than the 2 connections
+            for t in callers:
+                t.start()
+            for t in callers:
+                t.join()
+            assert [status for status, _ in timings] == [503] * 5
+            assert max(took for _, took in timings) < 2.5, timings
+            proxy.resume()
+            deadline = time.monotonic() + 15
+            while (r := _check(client, key)).status_code != 200 and time.monotonic() < deadline:
+                time.sleep(0.2)  # the abandoned reads end (psycopg's cancellation), their slots come back
+            assert r.status_code == 200, r.text
+            assert not {conn.info.backend_pid for conn in reads._idle} & before
+    finally:
+        proxy.stop()
+        store.close()
+
+
 def test_idle_loop_connections_the_server_ended_are_replaced(pg_url: str) -> None:
     """PostgreSQL ends the loop's idle sessions (a restart, an administrator): the next checks are
     answered on fresh connections, not failed on the dead ones."""
@@ -215,4 +260,60 @@ def test_a_store_unavailable_read_is_not_a_value_error(pg_url: str) -> None:
         with pytest.raises(StoreUnavailable):
             asyncio.run(read())
     finally:
+        store.close()
+
+
+def test_a_remembered_key_is_held_to_its_scopes_and_revocation(pg_url: str) -> None:
+    """On the loop, a key answered from memory is judged as one read from the store: a key without the
+    `check` scope is refused (403) both times, an unknown one (401) too; a revoked key stops working
+    once the memory of it has expired."""
+    store, org = filled(pg_url)
+    writer, checker = store.create_key(org, ["write"]), store.create_key(org, ["check"])
+    app = create_app(store, key_cache_seconds=0.5)
+    try:
+        with TestClient(app) as client:
+            assert [_check(client, writer).status_code for _ in range(2)] == [403, 403]
+            assert [_check(client, "pg_nonsense").status_code for _ in range(2)] == [401, 401]
+            assert [_check(client, checker).status_code for _ in range(2)] == [200, 200]
+            assert store.revoke_key(checker, at=datetime.now(UTC)) == 1
+            time.sleep(0.6)
+            assert _check(client, checker).status_code == 401
+    finally:
+        store.close()
+
+
+def test_a_refused_read_is_store_unavailable_on_both_paths(pg_url: str) -> None:
+    """A role that lost its right to read a table (an operator's mistake): PostgreSQL refuses the
+    statement with an error that is neither a connection nor an operational one. Both check reads,
+    in a thread and on the loop, give StoreUnavailable (a 503 block upstream), not an error."""
+    store, org = filled(pg_url)
+    role = f"test_reader_{uuid.uuid4().hex[:8]}"  # a role of the cluster, dropped below
+    admin = create_engine(store.engine.url, isolation_level="AUTOCOMMIT")
+    schema = make_url(normalise_url(pg_url)).query["options"].split("=", 1)[1]
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE ROLE "{role}"'))
+            conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
+            conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"'))
+            conn.execute(text(f'REVOKE SELECT ON opposition_events FROM "{role}"'))
+        url = make_url(normalise_url(pg_url))
+        limited = url.set(query={**url.query, "options": f"{url.query['options']} -crole={role}"})
+        with Store(limited.render_as_string(hide_password=False)) as reader:
+            with pytest.raises(StoreUnavailable, match="permission denied"):
+                reader.facts(org, NUM, T0)
+            reads = LoopReads(reader)
+
+            async def read() -> None:
+                try:
+                    await reads.facts(org, NUM, T0)
+                finally:
+                    await reads.close()
+
+            with pytest.raises(StoreUnavailable, match="permission denied"):
+                asyncio.run(read())
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+        admin.dispose()
         store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -203,14 +204,14 @@ def test_the_checks_read_keeps_postgresql_prepared_statements(pg_url: str) -> No
     """psycopg prepares a statement run 5 times on a connection, and forgets every prepared statement
     at each rollback(): a read ended by ROLLBACK had its statements parsed and planned afresh at every
     check (4x PostgreSQL's CPU). In autocommit there is nothing to roll back: it stays prepared."""
-    prepared = text("SELECT count(*) FROM pg_prepared_statements")
+    prepared = text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%UNION ALL%'")
     with Store.open(pg_url) as store:
         org = store.org_id("acme")
         store.add_consent(org, NUM, **consent_kwargs())
         for _ in range(8):  # sequential reads: the same pooled connection each time
             assert store.facts(org, NUM, T0).consents
         with store.engine.connect() as conn:
-            assert conn.execute(prepared).scalar() >= 1  # the check's one statement
+            assert conn.execute(prepared).scalar() == 1  # the check's one statement
 
 
 def test_unwritable_sqlite_path_is_store_unavailable(tmp_path: Any) -> None:
@@ -710,6 +711,21 @@ def test_an_audit_append_that_collides_retries_on_a_clean_connection(
 
 def test_concurrent_audit_appends_keep_one_chain(store: Store) -> None:
     """Threads on one engine and on a second engine (as another process would) never fork the chain."""
+    concurrent_appends(store)
+
+
+@pytest.mark.postgres
+def test_concurrent_audit_appends_under_a_repeatable_read_default(pg_url: str) -> None:
+    """A database whose sessions default to REPEATABLE READ: the appends still read the heads after
+    the lock (their transactions say READ COMMITTED), so none collides and none fails."""
+    isolation = "%20-cdefault_transaction_isolation%3Drepeatable%5C%20read"
+    with Store.open(pg_url + isolation) as store:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW default_transaction_isolation").scalar_one() == "repeatable read"
+        concurrent_appends(store)
+
+
+def concurrent_appends(store: Store) -> None:
     threads_per_store, per_thread = 4, 15
     errors: list[BaseException] = []
     with Store(store.url) as second:
@@ -848,9 +864,45 @@ def test_the_check_statement_stays_in_psycopgs_query_cache() -> None:
     """psycopg caches its parse of a statement's text only up to 4,096 characters; beyond, it parsed
     the check's statement again at every check (~6% of its CPU). Its text must stay under."""
     from psycopg import _queries
-    from sqlalchemy.dialects import postgresql
 
+    from prospectguard.store.compiled import Compiled
+    from prospectguard.store.connect import create_store_engine
     from prospectguard.store.facts import ONE_NUMBER
 
-    sql = str(ONE_NUMBER.compile(dialect=postgresql.dialect()))
+    engine = create_store_engine("postgresql://nobody@127.0.0.1:1/none")  # the store's dialect; no connection
+    sql = Compiled(ONE_NUMBER, engine.dialect).sql
+    assert "::" in sql  # psycopg's dialect, which casts its parameters
     assert len(sql) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+
+
+def test_an_in_memory_store_never_reads_another_threads_uncommitted_writes() -> None:
+    """In-memory SQLite has one connection for every thread: a check's read while another thread's
+    write transaction is open must not see its rows (they may yet be rolled back). It fails closed
+    instead (StoreUnavailable), and reads what was committed once the writer is done."""
+    from sqlalchemy import insert
+
+    from prospectguard.store.schema import opposition_events
+
+    store = Store.open("sqlite://")
+    org = store.org_id("acme")
+    started, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with contextlib.suppress(RuntimeError), store._statements.write() as (run, _):
+            row = {"org_id": org, "e164": NUM, "at": T0, "active": True, "source": "manual", "recorded_at": T0}
+            run(insert(opposition_events).values(**row), {})
+            started.set()
+            done.wait(10)
+            raise RuntimeError("rolled back")
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert started.wait(10)
+        with pytest.raises(StoreUnavailable):
+            store.facts(org, NUM, T0)
+    finally:
+        done.set()
+        thread.join()
+    assert store.facts(org, NUM, T0).oppositions == ()
+    store.close()

@@ -144,10 +144,10 @@ class Keys:
         self.ttl = ttl
         self._seen: dict[str, tuple[ApiKey | None, float]] = {}
 
-    def fresh(self, key: str) -> bool:
-        """Whether `get(key)` would answer from memory, without reading the store."""
+    def remembered(self, key: str) -> tuple[ApiKey | None] | None:
+        """What `get(key)` answers from memory, in a 1-tuple; None when it would read the store."""
         found = self._seen.get(key)
-        return found is not None and found[1] > time.monotonic()
+        return (found[0],) if found is not None and found[1] > time.monotonic() else None
 
     def get(self, key: str) -> ApiKey | None:
         now = time.monotonic()
@@ -187,6 +187,10 @@ def authorise(request: Request, credentials: HTTPAuthorizationCredentials | None
         if scope == "check" and request.url.path.startswith("/v1/check"):
             return STORE_DOWN
         raise
+    return _allowed(found, scope)
+
+
+def _allowed(found: ApiKey | None, scope: str) -> ApiKey:
     if found is None:
         raise Denied(401, "unknown or revoked API key")
     if scope not in found.scopes and "admin" not in found.scopes:
@@ -409,8 +413,11 @@ def create_app(
             """`work` for a plain check on PostgreSQL: the read awaited on the loop; only a key not
             in memory is looked up in a worker thread."""
             keys: Keys = request.app.state.keys
-            if credentials is not None and keys.fresh(credentials.credentials):
-                key = authorise(request, credentials, "check")
+            remembered = None
+            if credentials is not None and credentials.scheme.lower() == "bearer":
+                remembered = keys.remembered(credentials.credentials)
+            if remembered is not None:
+                key = _allowed(remembered[0], "check")
             else:
                 key = await run_in_threadpool(authorise, request, credentials, "check")
             if key is STORE_DOWN:

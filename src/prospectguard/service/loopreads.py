@@ -51,34 +51,75 @@ class LoopReads:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._slots = asyncio.Semaphore(size)
+        self._closed = False
 
     async def facts(self, org_id: int, e164: str | None, at: datetime) -> Facts:
         """What `Store.facts` gives (None: a number with no history, the organisation's facts only);
-        StoreUnavailable when the store cannot answer in time; KeyError for an unknown org."""
+        StoreUnavailable when the store cannot answer within `timeout` seconds, counted from the
+        call (a free connection waited for included); KeyError for an unknown org.
+
+        The read runs as a task of its own, awaited until the deadline and no longer: cancelled,
+        psycopg asks the server to cancel the query and waits for it (up to 5 s, twice) before it
+        gives up, and on a stalled link that wait would be the caller's. An abandoned read ends in
+        the background, its connection closed, and only then frees its slot: no more than `size`
+        connections at once, even while the link stalls."""
         compiled = self._compiled
         at = require_aware(at, "at")
         if e164 is not None:
             check_e164(e164)
-        self._on_this_loop()
-        async with self._slots:
-            conn: psycopg.AsyncConnection[Any] | None = None
-            try:
-                with unavailable_on_failure(psycopg.OperationalError, psycopg.InterfaceError):
-                    async with asyncio.timeout(self.timeout):
-                        conn = await self._connection()
-                        cursor = conn.cursor()
-                        await cursor.execute(compiled.sql, compiled.parameters(one_number_values(org_id, e164, at)))
-                        rows = await cursor.fetchall()
-            except BaseException as exc:
-                if conn is not None:
-                    await conn.close()  # whatever state it is in, it is not reused
-                if isinstance(exc, TimeoutError):
-                    raise StoreUnavailable(f"PostgreSQL did not answer within {self.timeout:g} s") from None
-                raise
+        loop = asyncio.get_running_loop()
+        self._on_this_loop(loop)
+        deadline = loop.time() + self.timeout
+        params = compiled.parameters(one_number_values(org_id, e164, at))
+        slots = self._slots
+        try:
+            async with asyncio.timeout_at(deadline):
+                await slots.acquire()
+        except TimeoutError:
+            raise self._late() from None
+        read = loop.create_task(self._read(compiled.sql, params))
+        abandoned = False
+
+        def finished(task: asyncio.Task[tuple[psycopg.AsyncConnection[Any], list[Any]]]) -> None:
+            slots.release()
+            if not task.cancelled() and task.exception() is None and abandoned:  # done after all: not kept
+                task.result()[0].pgconn.finish()
+
+        read.add_done_callback(finished)
+        try:
+            done, _ = await asyncio.wait({read}, timeout=max(0.0, deadline - loop.time()))
+        except BaseException:  # this request was cancelled (its client left): the read is let go
+            abandoned = True
+            read.cancel()
+            raise
+        if not done:
+            abandoned = True
+            read.cancel()
+            raise self._late()
+        with unavailable_on_failure(psycopg.Error):  # the statement is ours: any driver error is the store's
+            conn, rows = read.result()
+        if loop is self._loop and not self._closed:
             self._idle.append(conn)
+        else:  # the reads were closed, or moved to another loop, meanwhile
+            await conn.close()
         return facts_of_rows(compiled.convert(rows), org_id)
 
+    async def _read(self, sql: str, params: Any) -> tuple[psycopg.AsyncConnection[Any], list[Any]]:
+        """A connection and the statement's rows on it; a connection that failed is closed."""
+        conn = await self._connection()
+        try:
+            cursor = conn.cursor()
+            await cursor.execute(sql, params)
+            return conn, await cursor.fetchall()
+        except BaseException:
+            await conn.close()  # whatever state it is in, it is not reused
+            raise
+
+    def _late(self) -> StoreUnavailable:
+        return StoreUnavailable(f"PostgreSQL did not answer within {self.timeout:g} s")
+
     async def close(self) -> None:
+        self._closed = True
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.close()
@@ -92,12 +133,11 @@ class LoopReads:
         args, params = self._connect
         return await psycopg.AsyncConnection.connect(*args, **params)
 
-    def _on_this_loop(self) -> None:
+    def _on_this_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Connections and the semaphore belong to one event loop; on another (a new test client's),
         start afresh. The old loop's connections are closed where they lie."""
-        loop = asyncio.get_running_loop()
         if loop is self._loop:
             return
         for conn in self._idle:
             conn.pgconn.finish()  # no await: their loop is not this one
-        self._loop, self._idle, self._slots = loop, [], asyncio.Semaphore(self.size)
+        self._loop, self._idle, self._slots, self._closed = loop, [], asyncio.Semaphore(self.size), False

@@ -119,6 +119,16 @@ class Entry:
         return cls(at, org, law_date, texts)
 
 
+# PostgreSQL's appends begin in READ COMMITTED whatever the database's default, so that the heads,
+# read after the lock is granted, are the last appender's (under REPEATABLE READ the snapshot would
+# be taken before the lock). A transaction its client leaves hanging between its two round trips (a
+# stalled link) ends by itself, and with it the lock every appender waits for; a lock not granted
+# in 10 s fails this append closed rather than queueing it for ever.
+_PG_BEGIN = (
+    "BEGIN ISOLATION LEVEL READ COMMITTED",
+    "SET LOCAL idle_in_transaction_session_timeout = '5s'",
+    "SET LOCAL lock_timeout = '10s'",
+)
 # Built once: the service appends a few entries at a time, hundreds of times a second.
 _PG_LOCK = select(func.pg_advisory_xact_lock(_PG_AUDIT_LOCK))
 _INSERT = audit_log.insert()
@@ -195,9 +205,10 @@ def _append_in_two_trips(statements: Statements, entries: Sequence[Entry]) -> li
     insert = statements[_INSERT]
     head, values = insert.sql.split(" VALUES ", 1)
     with statements.script() as script:
-        _, _, last, *org_rows = script.execute(
-            ["BEGIN", (_PG_LOCK, {}), (_LAST, {}), *((_ORG_LAST, {"org": org}) for org in orgs)]
+        results = script.execute(
+            [*_PG_BEGIN, (_PG_LOCK, {}), (_LAST, {}), *((_ORG_LAST, {"org": org}) for org in orgs)]
         )
+        _, last, *org_rows = results[len(_PG_BEGIN) :]
         org_last = {org: rows[0][0] for org, rows in zip(orgs, org_rows, strict=True)}
         rows, seqs = _chained(last[0] if last else None, org_last, entries)
         script.execute(

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect, Engine
 
-from prospectguard.store.connect import unavailable_on_failure, writers_queue
+from prospectguard.store.connect import in_memory, unavailable_on_failure, writers_queue
 from prospectguard.store.facts import Run
 
 RunMany = Callable[[Any, Sequence[dict[str, Any]]], None]
@@ -95,19 +95,25 @@ class Statements:
     def read(self, statement: Any, values: dict[str, Any]) -> list[Any]:
         """One statement's rows, on a pooled DBAPI connection outside any explicit transaction: one
         statement sees one snapshot by itself (SQLite: its implicit read transaction; PostgreSQL: in
-        autocommit, the statement's snapshot), so BEGIN and COMMIT would only add round trips. The
-        driver's connection and operational errors become StoreUnavailable, as `connect.read_tx`
-        does for SQLAlchemy's."""
+        autocommit, the statement's snapshot), so BEGIN and COMMIT would only add round trips. Any
+        driver error becomes StoreUnavailable (the statement is ours: an error is the store's, e.g.
+        a privilege missing), as `connect.read_tx` does for SQLAlchemy's connection errors.
+
+        In-memory SQLite keeps BEGIN and COMMIT: its one connection is shared by every thread, and
+        a read outside a transaction would see another thread's uncommitted writes."""
         compiled = self[statement]
-        with self._connection() as (conn, postgresql):
+        if self.engine.dialect.name != "postgresql" and in_memory(self.engine.url):
+            with self._transaction(sqlite_begin="BEGIN", every_error=True) as cursor:
+                return compiled.run(cursor, values)
+        with self._connection(every_error=True) as (conn, postgresql):
             driver: Any = conn.driver_connection
-            if postgresql:
-                # The pooled connection is idle (nothing to commit), so no round trip either way; its
-                # other users expect transactions again. Autocommit also spares a ROLLBACK when the
-                # pool takes it back, which would make psycopg forget its prepared statements.
-                driver.autocommit = True
             cursor = conn.cursor()
             try:
+                if postgresql:
+                    # The pooled connection is idle (nothing to commit), so no round trip either way;
+                    # its other users expect transactions again. Autocommit also spares a ROLLBACK when
+                    # the pool takes it back, which would make psycopg forget its prepared statements.
+                    driver.autocommit = True
                 return compiled.run(cursor, values)
             finally:
                 cursor.close()
@@ -136,9 +142,9 @@ class Statements:
             if not postgresql:
                 raise ValueError("scripts are PostgreSQL's (simple query protocol)")
             driver: Any = conn.driver_connection
-            driver.autocommit = True
             cursor = self.engine.dialect.loaded_dbapi.ClientCursor(driver)
             try:
+                driver.autocommit = True
                 yield Script(self, cursor)
             finally:
                 try:
@@ -149,10 +155,13 @@ class Statements:
                     _back_to_transactions(conn)
 
     @contextmanager
-    def _transaction(self, *, sqlite_begin: str, queued: bool = False) -> Iterator[Any]:
+    def _transaction(self, *, sqlite_begin: str, queued: bool = False, every_error: bool = False) -> Iterator[Any]:
         """A cursor in a transaction on a pooled DBAPI connection, committed when the body succeeds,
         rolled back otherwise. `queued`: behind the SQLite writers' file lock."""
-        with self._connection() as (conn, postgresql), writers_queue(self.engine) if queued else nullcontext():
+        with (
+            self._connection(every_error=every_error) as (conn, postgresql),
+            writers_queue(self.engine) if queued else nullcontext(),
+        ):
             cursor = conn.cursor()
             try:
                 if not postgresql:
@@ -169,18 +178,22 @@ class Statements:
                 cursor.close()
 
     @contextmanager
-    def _connection(self) -> Iterator[tuple[Any, bool]]:
+    def _connection(self, *, every_error: bool = False) -> Iterator[tuple[Any, bool]]:
         """A pooled DBAPI connection, and whether it is PostgreSQL's. The driver's connection and
-        operational errors become StoreUnavailable; a connection the driver reports broken is
-        invalidated (the next use opens a fresh one)."""
+        operational errors (`every_error`: all of its errors) become StoreUnavailable; a connection
+        the driver reports broken is invalidated (the next use opens a fresh one)."""
         dbapi = self.engine.dialect.loaded_dbapi
-        unavailable = (dbapi.OperationalError, dbapi.InterfaceError)
-        with unavailable_on_failure(*unavailable):
+        broken = (dbapi.OperationalError, dbapi.InterfaceError)
+        with unavailable_on_failure(*((dbapi.Error,) if every_error else broken)):
             conn = self.engine.raw_connection()
             try:
                 yield conn, self.engine.dialect.name == "postgresql"
-            except unavailable:
-                conn.invalidate()  # not back into the pool: the next use opens a fresh connection
+            except broken:
+                # Not back into the pool: the next use opens a fresh connection. Unless invalidated
+                # already (`_back_to_transactions`), or in-memory SQLite: its one connection is the
+                # database, a fresh one an empty database.
+                if conn.dbapi_connection is not None and not in_memory(self.engine.url):
+                    conn.invalidate()
                 raise
             finally:
                 conn.close()  # back to the pool (a no-op once invalidated)
