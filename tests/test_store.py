@@ -674,9 +674,12 @@ def test_audit_rejects_non_json(store: Store) -> None:
     assert count(store, audit_log) == 0
 
 
-def test_audit_texts_come_back_as_written(store: Store) -> None:
+@pytest.mark.parametrize("literal_rows", [audit.LITERAL_ROWS, 0])
+def test_audit_texts_come_back_as_written(store: Store, literal_rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Quotes, backslashes, percent signs, semicolons, newlines and non-ASCII text in an entry come
-    back byte for byte (PostgreSQL binds the rows' values into the statement's text on the client)."""
+    back byte for byte (PostgreSQL binds a few rows' values into the statement's text on the client,
+    more on the server: both ways here)."""
+    monkeypatch.setattr(audit, "LITERAL_ROWS", literal_rows)
     awkward = 'it\'s \\ 100% %s %(seq)s; COMMIT; -- é\n\t"q" 𝄞'
     store.append_audit(
         at=T0, org=awkward, request={"to": awkward}, facts={awkward: [awkward]}, decision={}, law_date=T0.date()
@@ -686,11 +689,13 @@ def test_audit_texts_come_back_as_written(store: Store) -> None:
     assert store.verify_audit().ok
 
 
+@pytest.mark.parametrize("literal_rows", [audit.LITERAL_ROWS, 0])
 def test_an_audit_append_that_collides_retries_on_a_clean_connection(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, literal_rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An append whose seq another appender took (IntegrityError) is rolled back and tried again: the
     chain stays whole, and the connection serves the next appends and reads."""
+    monkeypatch.setattr(audit, "LITERAL_ROWS", literal_rows)
     append_n(store, 2)
     chained, collided = audit._chained, []
 

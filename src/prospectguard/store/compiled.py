@@ -145,7 +145,7 @@ class Statements:
             cursor = self.engine.dialect.loaded_dbapi.ClientCursor(driver)
             try:
                 driver.autocommit = True
-                yield Script(self, cursor)
+                yield Script(self, cursor, driver)
             finally:
                 try:
                     if driver.info.transaction_status.name in ("INTRANS", "INERROR"):
@@ -203,9 +203,16 @@ class Script:
     """Statements sent together in one query (PostgreSQL's simple query protocol), their values bound
     by psycopg on the client (`ClientCursor.mogrify`: quoted by the driver, never by us)."""
 
-    def __init__(self, statements: Statements, cursor: Any) -> None:
+    def __init__(self, statements: Statements, cursor: Any, driver: Any) -> None:
         self._statements = statements
         self._cursor = cursor
+        self._driver = driver
+
+    def run_many(self, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
+        """`statement` once per row, its values bound by the server (psycopg's pipeline: one round
+        trip for them all), in the transaction the script began."""
+        with self._driver.cursor() as cursor:
+            self._statements[statement].run_many(cursor, rows)
 
     def literal(self, statement: Any, values: dict[str, Any], sql: str | None = None) -> str:
         """`statement` with `values` bound, as text; `sql`: a part of its compiled SQL to bind instead

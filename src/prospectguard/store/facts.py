@@ -12,7 +12,21 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Boolean, Date, Integer, String, bindparam, func, literal_column, null, select, union_all
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Boolean,
+    Date,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import Connection
 
 from prospectguard.model import Attempt, BloctelFacts, Consent, Contract, Facts, OppositionEvent, OrgSettings
@@ -294,11 +308,21 @@ def read_facts_many(
         history.setdefault(e164, {}).setdefault(kind, []).append(item)
 
     distinct = sorted(set(numbers))
+    postgresql = conn.dialect.name == "postgresql"
+
+    def among(column: Any, batch: list[str]) -> Any:
+        """`column IN (batch)`; on PostgreSQL `column = ANY(array)`, one parameter: an IN list of
+        500 was a new statement text at every chunk, parsed again by psycopg (whose cache stops at
+        50 parameters) and planned again by PostgreSQL."""
+        if postgresql:
+            return column == any_(bindparam(None, batch, type_=ARRAY(String)))
+        return column.in_(batch)
+
     for i in range(0, len(distinct), IN_BATCH):
         batch = distinct[i : i + IN_BATCH]
 
         def of_numbers(table: Any, batch: list[str] = batch) -> Any:
-            return (table.c.org_id == org_id) & table.c.e164.in_(batch)
+            return (table.c.org_id == org_id) & among(table.c.e164, batch)
 
         for r in conn.execute(
             select(
@@ -355,7 +379,7 @@ def read_facts_many(
         if snapshot is not None:
             for e164 in conn.execute(
                 select(bloctel_numbers.c.e164).where(
-                    bloctel_numbers.c.snapshot_id == snapshot.id, bloctel_numbers.c.e164.in_(batch)
+                    bloctel_numbers.c.snapshot_id == snapshot.id, among(bloctel_numbers.c.e164, batch)
                 )
             ).scalars():
                 history.setdefault(e164, {})["bloctel"] = [BloctelFacts(as_of=snapshot.as_of, listed=True)]
