@@ -911,3 +911,59 @@ def test_an_in_memory_store_never_reads_another_threads_uncommitted_writes() -> 
         thread.join()
     assert store.facts(org, NUM, T0).oppositions == ()
     store.close()
+
+
+@pytest.mark.parametrize("literal_rows", [audit.LITERAL_ROWS, 0])
+def test_an_audit_batch_that_fails_midway_writes_nothing(
+    store: Store, literal_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of 20 whose 15th row collides every time: after the retries, none of its rows is in
+    the trail, no lock is left held, and the next appends chain on as if it had never been tried."""
+    monkeypatch.setattr(audit, "LITERAL_ROWS", literal_rows)
+    append_n(store, 2)
+    chained = audit._chained
+
+    def colliding(last: Any, org_last: dict[str, int], entries: Any) -> Any:
+        rows, seqs = chained(last, org_last, entries)
+        if len(rows) == 20:
+            rows[14]["seq"] = rows[0]["seq"] - 1  # the last entry's seq, already taken
+        return rows, seqs
+
+    monkeypatch.setattr(audit, "_chained", colliding)
+    batch = [
+        audit.Entry.of(at=T0, org="acme", request={"n": i}, facts={}, decision={}, law_date=T0.date())
+        for i in range(20)
+    ]
+    with pytest.raises(store.engine.dialect.loaded_dbapi.IntegrityError):  # the driver's, once retries run out
+        store.append_audit_many(batch)
+    assert len(store.audit_entries(0, 100)) == 2
+    if store.engine.dialect.name == "postgresql":
+        with store.engine.connect() as conn:
+            held = conn.exec_driver_sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").scalar_one()
+        assert held == 0
+    append_n(store, 2)
+    report = store.verify_audit()
+    assert (report.ok, report.checked) == (True, 4)
+
+
+def test_facts_of_many_numbers_read_in_chunks_are_each_numbers_facts(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch read takes its numbers a chunk at a time (an IN list on SQLite, an array on
+    PostgreSQL): with chunks of 2, seven numbers with and without history, and another
+    organisation's rows on the same numbers, each number's facts are its single read's."""
+    from prospectguard.store import facts as facts_module
+
+    monkeypatch.setattr(facts_module, "IN_BATCH", 2)
+    org, other = store.org_id("acme"), store.org_id("other")
+    numbers = [f"+3361234567{i}" for i in range(7)]
+    for i, number in enumerate(numbers):
+        if i % 2:
+            store.add_consent(org, number, **consent_kwargs(collected_at=T0 - timedelta(days=i)))
+        if i % 3 == 0:
+            store.record_attempt(org, number, at=T0 - timedelta(days=1), channel="voice", outcome="no_answer")
+        store.add_opposition(other, number, at=T0 - timedelta(days=2), source="manual")
+    store.import_bloctel(org, numbers[2:4], as_of=date(2026, 7, 1), file_sha256="b" * 64)
+    base, found = store.facts_many(org, numbers, T0)
+    assert {n: found.get(n, base) for n in numbers} == {n: store.facts(org, n, T0) for n in numbers}
+    assert len(found) >= 5

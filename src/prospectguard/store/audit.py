@@ -121,7 +121,7 @@ class Entry:
 
 # PostgreSQL's appends begin in READ COMMITTED whatever the database's default, so that the heads,
 # read after the lock is granted, are the last appender's (under REPEATABLE READ the snapshot would
-# be taken before the lock). A transaction its client leaves hanging between its two round trips (a
+# be taken before the lock). A transaction its client leaves hanging between its round trips (a
 # stalled link) ends by itself, and with it the lock every appender waits for; a lock not granted
 # in 10 s fails this append closed rather than queueing it for ever.
 _PG_BEGIN = (
@@ -129,8 +129,8 @@ _PG_BEGIN = (
     "SET LOCAL idle_in_transaction_session_timeout = '5s'",
     "SET LOCAL lock_timeout = '10s'",
 )
-# PostgreSQL: up to this many rows go in the text of the INSERT that commits with them (one round
-# trip); more are bound by the server in psycopg's pipeline, then committed (two). Binding each
+# PostgreSQL: up to this many rows go in the text of the INSERT (a round trip, then COMMIT); more are
+# bound by the server in psycopg's pipeline. Binding each
 # value into the text on the client costs more per row: per entry, in process, ~55 against ~40 µs
 # of our CPU and ~45 against ~20 µs of PostgreSQL's at 500 rows, about even at 8.
 LITERAL_ROWS = 8
@@ -206,6 +206,8 @@ def _append_in_two_trips(statements: Statements, entries: Sequence[Entry]) -> li
     tens of µs of the service's CPU and of PostgreSQL's, and the lock is held for less time."""
     if not entries:
         return []
+    from psycopg import Pipeline  # here: only a PostgreSQL store imports psycopg
+
     orgs = sorted({entry.org for entry in entries})
     insert = statements[_INSERT]
     head, values = insert.sql.split(" VALUES ", 1)
@@ -216,13 +218,11 @@ def _append_in_two_trips(statements: Statements, entries: Sequence[Entry]) -> li
         _, last, *org_rows = results[len(_PG_BEGIN) :]
         org_last = {org: rows[0][0] for org, rows in zip(orgs, org_rows, strict=True)}
         rows, seqs = _chained(last[0] if last else None, org_last, entries)
-        if len(rows) <= LITERAL_ROWS:
-            script.execute(
-                [f"{head} VALUES " + ", ".join(script.literal(_INSERT, r, sql=values) for r in rows), "COMMIT"]
-            )
+        if len(rows) <= LITERAL_ROWS or not Pipeline.is_supported():  # else one round trip a row
+            script.execute([f"{head} VALUES " + ", ".join(script.literal(_INSERT, r, sql=values) for r in rows)])
         else:
             script.run_many(_INSERT, rows)
-            script.execute(["COMMIT"])
+        script.commit()
     return seqs
 
 

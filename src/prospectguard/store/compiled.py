@@ -1,9 +1,9 @@
 """Statements compiled once and run on the driver's own cursor, for the service's hot paths: the
 read of every check, and the audit trail's appends.
 
-Why: a check reads one number in three small statements. On SQLite each runs in about 10 µs, but
-SQLAlchemy's execution path around it (execution context, events, result wrapping) costs about 50 µs
-more per statement, and a read transaction through a SQLAlchemy connection adds about as much again.
+Why: a check reads one number in one statement (`facts.ONE_NUMBER`). On SQLite it runs in tens of
+µs, but SQLAlchemy's execution path around it (execution context, events, result wrapping) costs
+about 50 µs more per statement, and a transaction through a SQLAlchemy connection as much again.
 The statements are still built with SQLAlchemy Core, and compiled by it for the store's dialect:
 the same SQL, the same bind and result conversions (SQLAlchemy's own processors, e.g. SQLite's
 datetime text to `datetime`, then `UTCDateTime` to aware UTC), without the machinery per call.
@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.engine import Dialect, Engine
 
 from prospectguard.store.connect import in_memory, unavailable_on_failure, writers_queue
+from prospectguard.store.errors import StoreUnavailable
 from prospectguard.store.facts import Run
 
 RunMany = Callable[[Any, Sequence[dict[str, Any]]], None]
@@ -201,7 +202,8 @@ class Statements:
 
 class Script:
     """Statements sent together in one query (PostgreSQL's simple query protocol), their values bound
-    by psycopg on the client (`ClientCursor.mogrify`: quoted by the driver, never by us)."""
+    by psycopg on the client (`ClientCursor.mogrify`: quoted by the driver, never by us); or, with
+    `run_many`, one statement for many rows bound by the server."""
 
     def __init__(self, statements: Statements, cursor: Any, driver: Any) -> None:
         self._statements = statements
@@ -211,8 +213,17 @@ class Script:
     def run_many(self, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
         """`statement` once per row, its values bound by the server (psycopg's pipeline: one round
         trip for them all), in the transaction the script began."""
+        if self._driver.info.transaction_status.name != "INTRANS":  # never outside the script's transaction
+            raise StoreUnavailable("no transaction open for the rows: nothing written")
         with self._driver.cursor() as cursor:
             self._statements[statement].run_many(cursor, rows)
+
+    def commit(self) -> None:
+        """COMMIT, and make sure it committed: in a transaction that failed, PostgreSQL answers a
+        COMMIT with ROLLBACK, and nothing was written."""
+        self.execute(["COMMIT"])
+        if self._cursor.statusmessage != "COMMIT":
+            raise StoreUnavailable(f"the transaction was not committed ({self._cursor.statusmessage})")
 
     def literal(self, statement: Any, values: dict[str, Any], sql: str | None = None) -> str:
         """`statement` with `values` bound, as text; `sql`: a part of its compiled SQL to bind instead

@@ -283,7 +283,7 @@ def facts_of_rows(rows: Sequence[Any], org_id: int) -> Facts:
     )
 
 
-# Numbers per IN list: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+# Numbers per IN list (SQLite: well under its 32,766 bound parameters) or array (PostgreSQL).
 IN_BATCH = 5_000
 
 
@@ -311,9 +311,9 @@ def read_facts_many(
     postgresql = conn.dialect.name == "postgresql"
 
     def among(column: Any, batch: list[str]) -> Any:
-        """`column IN (batch)`; on PostgreSQL `column = ANY(array)`, one parameter: an IN list of
-        500 was a new statement text at every chunk, parsed again by psycopg (whose cache stops at
-        50 parameters) and planned again by PostgreSQL."""
+        """`column IN (batch)`; on PostgreSQL `column = ANY(array)`, one parameter: an IN list of a
+        chunk's numbers (500 in the service's batches) was a new statement text at every chunk,
+        parsed again by psycopg (whose cache stops at 50 parameters) and planned again."""
         if postgresql:
             return column == any_(bindparam(None, batch, type_=ARRAY(String)))
         return column.in_(batch)
