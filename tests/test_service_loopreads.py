@@ -76,6 +76,12 @@ def test_the_loop_read_gives_what_store_facts_gives(pg_url: str) -> None:
         store.close()
 
 
+def served(url: str) -> tuple[Store, str, Any]:
+    """`filled`'s store, an admin key, and the service over it (keys remembered for a minute)."""
+    store, org = filled(url)
+    return store, store.create_key(org, ["admin"]), create_app(store, key_cache_seconds=60)
+
+
 def _through(proxy: TcpProxy, url: str) -> str:
     parsed = make_url(normalise_url(url))
     return parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
@@ -129,11 +135,9 @@ def test_postgresql_gone_is_a_503_block_and_the_service_comes_back(pg_url: str) 
 
 def test_a_read_that_waits_too_long_fails_closed(pg_url: str) -> None:
     """A table locked by another session (a migration, a stuck transaction): the check's read waits,
-    and is a block, 503, once `READ_SECONDS` have passed (here 1 s), not a hang; the connection that
-    waited is not reused, and the next check answers once the lock is gone."""
-    store, org = filled(pg_url)
-    key = store.create_key(org, ["admin"])
-    app = create_app(store, key_cache_seconds=60)
+    and is a block, 503, once `READ_SECONDS` have passed (here 1 s), not a hang; the next check
+    answers once the lock is gone."""
+    store, key, app = served(pg_url)
     locker = create_engine(store.engine.url)
     try:
         with TestClient(app) as client:
@@ -175,9 +179,7 @@ def test_a_stalled_link_fails_closed_in_time(pg_url: str) -> None:
     target = make_url(normalise_url(pg_url))
     proxy = TcpProxy((target.host or "127.0.0.1", target.port or 5432))
     proxy.start()
-    store, org = filled(_through(proxy, pg_url))
-    key = store.create_key(org, ["admin"])
-    app = create_app(store, key_cache_seconds=60)
+    store, key, app = served(_through(proxy, pg_url))
     reads = _loop_reads(app)
     reads.timeout, reads.size = 1.0, 2
     try:
@@ -214,9 +216,7 @@ def test_a_stalled_link_fails_closed_in_time(pg_url: str) -> None:
 def test_idle_loop_connections_the_server_ended_are_replaced(pg_url: str) -> None:
     """PostgreSQL ends the loop's idle sessions (a restart, an administrator): the next checks are
     answered on fresh connections, not failed on the dead ones."""
-    store, org = filled(pg_url)
-    key = store.create_key(org, ["admin"])
-    app = create_app(store, key_cache_seconds=60)
+    store, key, app = served(pg_url)
     admin = create_engine(store.engine.url)
     try:
         with TestClient(app) as client:

@@ -33,9 +33,7 @@ from prospectguard.store.evidence import (
     check_text,
 )
 from prospectguard.store.facts import (
-    ONE_NUMBER,
-    facts_of_rows,
-    one_number_values,
+    facts_with,
     read_consent_history,
     read_facts,
     read_facts_many,
@@ -427,8 +425,7 @@ class Store:
         """
         at = require_aware(at, "at")
         e164 = check_e164(e164)
-        # The hot read of every check: one statement on the driver's cursor.
-        return facts_of_rows(self._statements.read(ONE_NUMBER, one_number_values(org_id, e164, at)), org_id)
+        return facts_with(self._statements.read, org_id, e164, at)  # the hot read: on the driver's cursor
 
     def facts_many(self, org_id: int, numbers: Sequence[str], at: datetime) -> tuple[Facts, dict[str, Facts]]:
         """The facts of many E.164 numbers in one read snapshot (`read_facts_many`): the shared facts,

@@ -86,6 +86,7 @@ class Statements:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._made: dict[int, tuple[Any, Compiled]] = {}
+        self._one_connection = in_memory(engine.url)  # in-memory SQLite: one connection, shared
 
     def __getitem__(self, statement: Any) -> Compiled:
         found = self._made.get(id(statement))
@@ -103,7 +104,7 @@ class Statements:
         In-memory SQLite keeps BEGIN and COMMIT: its one connection is shared by every thread, and
         a read outside a transaction would see another thread's uncommitted writes."""
         compiled = self[statement]
-        if self.engine.dialect.name != "postgresql" and in_memory(self.engine.url):
+        if self._one_connection:
             with self._transaction(sqlite_begin="BEGIN", every_error=True) as cursor:
                 return compiled.run(cursor, values)
         with self._connection(every_error=True) as (conn, postgresql):
@@ -193,7 +194,7 @@ class Statements:
                 # Not back into the pool: the next use opens a fresh connection. Unless invalidated
                 # already (`_back_to_transactions`), or in-memory SQLite: its one connection is the
                 # database, a fresh one an empty database.
-                if conn.dbapi_connection is not None and not in_memory(self.engine.url):
+                if conn.dbapi_connection is not None and not self._one_connection:
                     conn.invalidate()
                 raise
             finally:

@@ -91,13 +91,15 @@ def _org_settings(rows: Sequence[Any], org_id: int) -> OrgSettings:
     row = rows[0] if rows else None
     if row is None:
         raise KeyError(f"no organisation with id {org_id}")
-    if row.settings_id is None:
-        return OrgSettings(name=row.name)
+    return _settings(row.name, row.settings_id, row.caller_numbers, row.sms_senders, row.policies_off)
+
+
+def _settings(name: str, settings_id: int | None, callers: Any, senders: Any, off: Any) -> OrgSettings:
+    """An organisation's settings from its latest settings row; the defaults when it has none."""
+    if settings_id is None:
+        return OrgSettings(name=name)
     return OrgSettings(
-        name=row.name,
-        caller_numbers=frozenset(row.caller_numbers),
-        sms_senders=frozenset(row.sms_senders),
-        policies_off=frozenset(row.policies_off),
+        name=name, caller_numbers=frozenset(callers), sms_senders=frozenset(senders), policies_off=frozenset(off)
     )
 
 
@@ -243,16 +245,7 @@ def facts_of_rows(rows: Sequence[Any], org_id: int) -> Facts:
     if not settings:
         raise KeyError(f"no organisation with id {org_id}")
     (o,) = settings
-    org = (
-        OrgSettings(name=o.text_a)
-        if o.id is None
-        else OrgSettings(
-            name=o.text_a,
-            caller_numbers=frozenset(o.j_a),
-            sms_senders=frozenset(o.j_b),
-            policies_off=frozenset(o.j_c),
-        )
-    )
+    org = _settings(o.text_a, o.id, o.j_a, o.j_b, o.j_c)
     snapshots = found.get("snapshot")
     unlisted = BloctelFacts(as_of=None) if not snapshots else BloctelFacts(as_of=snapshots[0].day, listed=False)
     if len(found) == 1 + bool(snapshots):
