@@ -1,11 +1,15 @@
 """The service's audit trail commits: group commit on the event loop (`AuditPipeline`), and commits
-in a child process (`ProcessCommit`) on both stores, including a child that dies or hangs."""
+in another process (`ProcessCommit`: a worker's own child, or the writer every worker shares) on
+both stores, including a writer that dies or hangs."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -14,8 +18,10 @@ import pytest
 
 from prospectguard.service.auditproc import ProcessCommit, eligible
 from prospectguard.service.auditwriter import AuditPipeline, ThreadCommit
+from prospectguard.service.workers import SharedWriter
 from prospectguard.store import Store, StoreUnavailable
 from prospectguard.store.audit import Entry
+from prospectguard.store.schema import audit_log
 
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
@@ -92,6 +98,104 @@ def test_a_store_the_child_cannot_open_fails_closed(tmp_path: Path) -> None:
             await commit.close()
 
     asyncio.run(scenario())
+
+
+@contextmanager
+def shared_writer(store: Store) -> Iterator[SharedWriter]:
+    """The writer `serve --workers N` starts for its workers, for `store`."""
+    writer = SharedWriter(store.engine.url.render_as_string(hide_password=False))
+    try:
+        yield writer
+    finally:
+        writer.stop()
+
+
+def test_batches_of_several_workers_go_together_in_the_shared_writers_commits(store: Store) -> None:
+    with shared_writer(store) as writer:
+        workers = [ProcessCommit(store, shared=writer.address) for _ in range(3)]
+
+        async def scenario() -> list[list[int]]:
+            try:
+                for worker in workers:
+                    await worker.start()
+                    assert worker.pid == writer.pid
+                first = [await worker([entry(i, f"org{i}")]) for i, worker in enumerate(workers)]
+                assert writer.pid is not None
+                os.kill(writer.pid, signal.SIGSTOP)  # the batches sent meanwhile wait in its sockets
+                try:
+                    sent = [asyncio.create_task(w([entry(10 + i, f"org{i}")] * (i + 1))) for i, w in enumerate(workers)]
+                    await asyncio.sleep(0.3)
+                finally:
+                    os.kill(writer.pid, signal.SIGCONT)
+                return first + [await batch for batch in sent]
+            finally:
+                for worker in workers:
+                    await worker.close()
+
+        seqs = asyncio.run(scenario())
+    assert sorted(seq for batch in seqs for seq in batch) == list(range(1, 10))
+    assert [len(batch) for batch in seqs] == [1, 1, 1, 1, 2, 3]
+    with store.engine.connect() as conn:
+        commits = conn.execute(audit_log.select().with_only_columns(audit_log.c.recorded_at).distinct()).all()
+    assert len(commits) == 4  # one each for the first three, then one for the six entries sent together
+    report = store.verify_audit()
+    assert report.ok and report.checked == 9
+    assert [e["request"]["n"] for e in store.org_audit_entries("org2")] == [2, 12, 12, 12]
+
+
+def test_a_worker_naming_another_store_is_refused_by_the_shared_writer(store: Store, tmp_path: Path) -> None:
+    with shared_writer(store) as writer, Store.open(f"sqlite:///{tmp_path / 'other.db'}") as other:
+        stray = ProcessCommit(other, shared=writer.address)
+
+        async def scenario() -> None:
+            try:
+                with pytest.raises(StoreUnavailable, match="serves another store"):
+                    await stray([entry(1)])
+            finally:
+                await stray.close()
+
+        asyncio.run(scenario())
+        assert writer.pid is not None  # refused, not killed
+    assert store.verify_audit().checked == 0 and other.verify_audit().checked == 0
+
+
+def test_a_dead_or_hung_shared_writer_fails_closed_and_its_replacement_takes_over(store: Store) -> None:
+    with shared_writer(store) as writer:
+        commit = ProcessCommit(store, shared=writer.address)
+        trail = AuditPipeline(commit, timeout=1.0)
+
+        def replaced(previous: int) -> int:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                writer.keep_up()  # the supervisor's loop
+                if writer.pid not in (None, previous):
+                    assert writer.pid is not None
+                    return writer.pid
+                time.sleep(0.1)
+            pytest.fail("no new shared writer within 30 s")
+
+        async def scenario() -> None:
+            try:
+                assert await trail.append(entry(1)) == 1
+                first = writer.pid
+                assert first is not None
+                os.kill(first, signal.SIGKILL)
+                with pytest.raises(StoreUnavailable):  # cut off, or waiting for a writer that is not there
+                    await trail.append(entry(2))
+                second = await asyncio.to_thread(replaced, first)
+                assert await trail.append(entry(3)) == 2  # it waited in the socket's backlog
+                assert commit.pid == second
+                os.kill(second, signal.SIGSTOP)  # hung: the batch fails closed, the worker kills it
+                with pytest.raises(StoreUnavailable, match="did not commit in time"):
+                    await trail.append(entry(4))
+                await asyncio.to_thread(replaced, second)
+                assert await trail.append(entry(5)) == 3
+            finally:
+                await commit.close()
+
+        asyncio.run(scenario())
+    report = store.verify_audit()
+    assert report.ok and report.checked == 3
 
 
 def test_an_in_memory_store_commits_on_a_thread() -> None:

@@ -50,6 +50,22 @@ def _workers(pid: int) -> list[int]:
     return workers
 
 
+def _writers(pid: int) -> list[int]:
+    """The supervisor's shared audit writer processes (one, while it runs)."""
+    found = []
+    for child in _children(pid):
+        with contextlib.suppress(FileNotFoundError):
+            if b"auditproc\x00--shared" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+    return found
+
+
+def _helpers(pid: int) -> set[int]:
+    """Every process `serve` started: its workers, their helpers, the shared audit writer."""
+    workers = _workers(pid)
+    return set(workers) | {c for w in workers for c in _children(w)} | set(_writers(pid))
+
+
 def _sockets_on(port: int, state: str) -> set[int]:
     """Inodes of the sockets on local `port` in `state` (01 established, 0A listening)."""
     inodes = set()
@@ -70,6 +86,17 @@ def _sockets_of(pid: int) -> set[int]:
         if target.startswith("socket:["):
             inodes.add(int(target[8:-1]))
     return inodes
+
+
+def _unix_paths(pid: int) -> list[str]:
+    """The paths of the Unix sockets bound among `pid`'s open sockets."""
+    mine = _sockets_of(pid)
+    paths = []
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) == 8 and int(fields[6]) in mine:
+            paths.append(fields[7])
+    return paths
 
 
 def _wait(condition: object, what: str) -> None:
@@ -155,17 +182,47 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_everything(
     headers = {"Authorization": f"Bearer {key}"}
     assert httpx.post(f"{base}/v1/check", json={"to": "06 12 34 56 78"}, headers=headers).status_code == 200
     first = _workers(server.pid)
-    everything = set(first) | {c for pid in first for c in _children(pid)}  # with their audit writers
+    everything = _helpers(server.pid)
+    (writer,) = _writers(server.pid)
+    (address,) = set(_unix_paths(writer))  # the socket it listens on (and the connections it accepted)
+    assert Path(address).is_socket()
     os.kill(first[0], signal.SIGKILL)
     _wait(lambda: len(set(_workers(server.pid)) - set(first)) == 1, "a new worker in place of the dead one")
     _wait(lambda: len(_sockets_on(port, "0A")) == 2, "the new worker listening")
     for _ in range(5):
         assert httpx.post(f"{base}/v1/check", json={"to": "06 12 34 56 78"}, headers=headers).status_code == 200
-    now = _workers(server.pid)
-    everything |= set(now) | {c for pid in now for c in _children(pid)}
+    everything |= _helpers(server.pid)
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=WAIT_S) == 0
     _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in everything), "every worker and writer gone")
+    assert not Path(address).parent.exists()  # the shared writer's socket and its directory
+
+
+def test_every_worker_commits_through_one_audit_writer_which_is_replaced_when_it_dies(
+    served: tuple[subprocess.Popen[bytes], int, str, Path],
+) -> None:
+    server, port, key, db = served
+    headers = {"Authorization": f"Bearer {key}"}
+    base = f"http://127.0.0.1:{port}"
+    (writer,) = _writers(server.pid)
+
+    def check(minute: int) -> int:
+        with httpx.Client() as http:  # a new connection each time: the checks land in both workers
+            at = f"2026-12-01T11:{minute:02d}:00+01:00"
+            answer = http.post(f"{base}/v1/check", json={"to": "06 12 34 56 78", "at": at}, headers=headers)
+        assert answer.json()["decision"] == "block"  # a 503 too: never an allow
+        return answer.status_code
+
+    assert [check(m) for m in range(8)] == [200] * 8
+    for worker in _workers(server.pid):  # no writer of their own
+        assert not [c for c in _children(worker) if b"auditproc" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    os.kill(writer, signal.SIGKILL)
+    _wait(lambda: _writers(server.pid) not in ([], [writer]), "a new audit writer")
+    answered = [check(m) for m in range(8, 40)]
+    assert set(answered) <= {200, 503} and answered[-8:] == [200] * 8, answered  # a batch cut off fails closed
+    with Store.open(f"sqlite:///{db}") as store:
+        report = store.verify_audit()
+    assert report.ok and report.checked >= 8 + answered.count(200), report
 
 
 def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
@@ -189,9 +246,8 @@ def test_workers_stop_when_their_supervisor_is_killed(
     for _ in range(4):  # new connections each time: the audit writers start wherever they land
         with httpx.Client() as http:
             http.post(f"http://127.0.0.1:{port}/v1/check", json={"to": "06 12 34 56 78"}, headers=headers)
-    workers = _workers(server.pid)
-    everything = set(workers) | {c for pid in workers for c in _children(pid)}
-    assert len(everything) >= 3, everything  # two workers, and at least one audit writer
+    everything = _helpers(server.pid)
+    assert len(_workers(server.pid)) == 2 and len(_writers(server.pid)) == 1, everything
     server.kill()  # SIGKILL: no chance to stop its workers itself
     server.wait()
     _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in everything), "the orphaned workers gone")
@@ -208,8 +264,7 @@ def test_ctrl_c_stops_every_worker_without_a_traceback(
     for _ in range(4):
         with httpx.Client() as http:
             http.post(f"http://127.0.0.1:{port}/v1/check", json={"to": "06 12 34 56 78"}, headers=headers)
-    workers = _workers(server.pid)
-    everything = set(workers) | {c for pid in workers for c in _children(pid)}
+    everything = _helpers(server.pid)
     os.killpg(server.pid, signal.SIGINT)
     assert server.wait(timeout=WAIT_S) == 0
     _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in everything), "every worker and helper gone")

@@ -731,10 +731,12 @@ def serve(
 
     from prospectguard.service.workers import APP, CannotListen
     from prospectguard.service.workers import run as supervise
+    from prospectguard.store.connect import in_memory
 
     s = settings(ctx)
     store = s.store()  # opened and migrated once here, before the workers start
     key = _demo_key(store, s.db) if demo else None
+    shared_audit = None if in_memory(store.engine.url) else s.db  # a store another process can open
     store.close()
     os.environ["PROSPECTGUARD_DB"] = s.db
     multiproc = None
@@ -758,7 +760,7 @@ def serve(
             uvicorn.run(APP, factory=True, host=host, port=port, log_level="warning", access_log=False)
         else:
             try:
-                status = supervise(host, port, workers)
+                status = supervise(host, port, workers, audit_writer=shared_audit)
             except CannotListen as exc:
                 fail("--port", str(exc))
             if status:

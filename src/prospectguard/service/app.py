@@ -64,6 +64,7 @@ from prospectguard.service.schemas import (
     OrgSettingsRequest,
     WithdrawRequest,
 )
+from prospectguard.service.workers import AUDIT_WRITER_ENV
 from prospectguard.store import Store, StoreUnavailable
 from prospectguard.store.api import ApiKey, IdempotencyConflict
 from prospectguard.store.audit import Entry, canonical_json
@@ -239,7 +240,9 @@ def create_app(
     if store is None:
         store = Store.open(db or os.environ.get("PROSPECTGUARD_DB", "sqlite:///prospectguard.db"))
     processes = processes and eligible(store)
-    commit = ProcessCommit(store) if processes else ThreadCommit(store)
+    # Under `serve --workers N`, the audit writer the workers share; else a child of this process.
+    shared = os.environ.get(AUDIT_WRITER_ENV) if served else None
+    commit = ProcessCommit(store, shared=shared) if processes else ThreadCommit(store)
     helpers = JudgePool(store) if processes else None
     # A plain check's read of a SQLite store is CPU work in this process, about 0.2 ms, that never
     # waits for a writer (WAL): handing it to a worker thread and back cost more than the read

@@ -18,9 +18,12 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +31,9 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 APP = "prospectguard.service.app:create_app"
+# The Unix socket of the audit writer every worker shares (`auditproc`), set in each worker's
+# environment by its supervisor.
+AUDIT_WRITER_ENV = "PROSPECTGUARD_AUDIT_WRITER"
 STARTUP_FAILURE = 3  # uvicorn's exit code for a server that could not start
 STOP_SECONDS = 30.0
 STARTUP_SECONDS = 10.0  # a worker of the first start that exits sooner could not start
@@ -52,7 +58,9 @@ def _listener(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, log_level: str, app: str) -> None:
+def _worker(host: str, port: int, log_level: str, app: str, audit_writer: str | None = None) -> None:
+    if audit_writer is not None:
+        os.environ[AUDIT_WRITER_ENV] = audit_writer
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the whole group: uvicorn has shut down
         _serve(host, port, log_level, app)
 
@@ -88,9 +96,16 @@ def when_orphaned(action: Callable[[], object], parent: int | None = None) -> No
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
-def run(host: str, port: int, workers: int, log_level: str = "warning", app: str = APP) -> int:
+def run(
+    host: str, port: int, workers: int, log_level: str = "warning", app: str = APP, audit_writer: str | None = None
+) -> int:
     """Serve with `workers` processes until SIGINT or SIGTERM; the exit status (0, or 1 when a worker
     could not start). CannotListen at once when the address is taken.
+
+    `audit_writer`: a store's URL; one process commits every worker's audit entries to it
+    (`auditproc --shared`), on a Unix socket bound here: entries from every worker share its
+    commits, and no two writers take turns on the store's write lock. It is restarted like a worker;
+    while it is down, workers connect to the socket all the same and wait for the next one.
 
     A worker of the first start that exits with an error within `STARTUP_SECONDS` could not start
     (the app would not load, the store would not open): everything stops, status 1. One killed, or
@@ -106,8 +121,11 @@ def run(host: str, port: int, workers: int, log_level: str = "warning", app: str
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
 
+    shared = SharedWriter(audit_writer) if audit_writer is not None else None
+    address = shared.address if shared is not None else None
+
     def start() -> BaseProcess:
-        process = spawn.Process(target=_worker, args=(host, port, log_level, app), name="prospectguard-worker")
+        process = spawn.Process(target=_worker, args=(host, port, log_level, app, address), name="prospectguard-worker")
         process.start()
         return process
 
@@ -118,6 +136,8 @@ def run(host: str, port: int, workers: int, log_level: str = "warning", app: str
     try:
         while not stopping:
             time.sleep(0.2)
+            if shared is not None:
+                shared.keep_up()
             for i, process in enumerate(processes):
                 if process.is_alive() or stopping:
                     continue
@@ -144,6 +164,53 @@ def run(host: str, port: int, workers: int, log_level: str = "warning", app: str
             if process.is_alive():
                 process.kill()
                 process.join()
+        if shared is not None:
+            shared.stop()  # after the workers: their last requests' entries go through it
         for s, handler in previous.items():
             signal.signal(s, handler)
     return status
+
+
+class SharedWriter:
+    """The shared audit writer's process for the store at `db`, and the Unix socket it serves, in a
+    private directory. The socket outlives the process: a worker connecting while it is being
+    replaced waits in the backlog for the next one."""
+
+    def __init__(self, db: str) -> None:
+        self._environment = {**os.environ, "PROSPECTGUARD_DB": db}
+        self._directory = tempfile.mkdtemp(prefix="prospectguard-audit-")  # mode 0700: ours alone
+        self.address = os.path.join(self._directory, "writer.sock")
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self.address)
+        self._listener.listen(128)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started = 0.0
+        self.keep_up()
+
+    def keep_up(self) -> None:
+        """Start the writer, or replace a dead one (at most once a second)."""
+        if self._process is not None and self._process.poll() is None:
+            return
+        if time.monotonic() - self._started < RESTART_SECONDS:
+            return
+        fd = self._listener.fileno()
+        command = [sys.executable, "-m", "prospectguard.service.auditproc", "--shared", str(fd)]
+        self._process = subprocess.Popen(command, pass_fds=(fd,), stdin=subprocess.DEVNULL, env=self._environment)
+        self._started = time.monotonic()
+
+    @property
+    def pid(self) -> int | None:
+        """The writer's process id, while it runs."""
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
+    def stop(self) -> None:
+        """Stop the writer (it finishes the commit under way) and remove its socket."""
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._listener.close()
+        shutil.rmtree(self._directory, ignore_errors=True)
