@@ -248,9 +248,11 @@ def test_workers_stop_when_their_supervisor_is_killed(
             http.post(f"http://127.0.0.1:{port}/v1/check", json={"to": "06 12 34 56 78"}, headers=headers)
     everything = _helpers(server.pid)
     assert len(_workers(server.pid)) == 2 and len(_writers(server.pid)) == 1, everything
+    (address,) = set(_unix_paths(_writers(server.pid)[0]))
     server.kill()  # SIGKILL: no chance to stop its workers itself
     server.wait()
     _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in everything), "the orphaned workers gone")
+    assert not Path(address).parent.exists()  # the orphaned writer removed its socket
     _wait(lambda: not _sockets_on(port, "0A"), "nothing listening on the port")
 
 

@@ -32,8 +32,10 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import date, datetime
+from types import FrameType
 from typing import Any
 
 from prospectguard.store import Store, StoreUnavailable
@@ -98,8 +100,10 @@ class ProcessCommit:
 
     async def _exchange(self, value: Any, stage: str = "") -> tuple[str, Any]:
         """Send `value`, read the answer: a (status, value) pair. Cut off mid-way (EOF, cancelled,
-        timed out) or answered nonsense, the writer is killed: there is no trust left in it (a
-        shared one is restarted by its supervisor)."""
+        timed out) or answered nonsense, a child is killed: there is no trust left in it. The
+        shared writer is killed (and restarted by its supervisor) only when it hangs or answers
+        nonsense: when it closed the link it may have dropped this peer alone, or be dead, its pid
+        free for another process."""
         if self._reader is None or self._writer is None:
             raise StoreUnavailable(f"the audit trail's writer process stopped{stage}")
         try:
@@ -107,7 +111,8 @@ class ProcessCommit:
             (length,) = _HEADER.unpack(await self._reader.readexactly(_HEADER.size))
             answer = pickle.loads(await self._reader.readexactly(length))
         except BaseException as exc:
-            await self.close(kill=True)
+            cut = isinstance(exc, (asyncio.IncompleteReadError, ConnectionError))
+            await self.close(kill=self.shared is None or not cut)
             if isinstance(exc, Exception):
                 raise StoreUnavailable(f"the audit trail's writer process stopped{stage}") from None
             raise
@@ -117,7 +122,9 @@ class ProcessCommit:
         return answer
 
     def _alive(self) -> bool:
-        if self._writer is None or self._writer.is_closing():
+        # A link the writer closed between batches (a shared writer replaced) is replaced before
+        # the next batch is sent, so that batch is not lost.
+        if self._writer is None or self._writer.is_closing() or self._reader is None or self._reader.at_eof():
             return False
         return self.shared is not None or (self._child is not None and self._child.poll() is None)
 
@@ -204,8 +211,8 @@ class _Peer:
 
 def _commit(store: Store, batches: list[tuple[_Peer, list[_Row]]]) -> list[tuple[str, Any]]:
     """Every peer's batch in one transaction: one answer per batch, their seqs or why not."""
-    entries = [Entry(at, org, law_date, texts) for _, rows in batches for at, org, law_date, texts in rows]
     try:
+        entries = [Entry(at, org, law_date, texts) for _, rows in batches for at, org, law_date, texts in rows]
         seqs = store.append_audit_many(entries)
     except StoreUnavailable as exc:
         return [("unavailable", str(exc))] * len(batches)
@@ -261,9 +268,13 @@ def _writer(store: Store, url: str, listener: socket.socket | None, first: socke
                     drop(peer)
                     break
         if batches:
+            _COMMITTING.set()  # a SIGTERM meanwhile takes effect once the answers are sent
             for (peer, _), answer in zip(batches, _commit(store, batches), strict=True):
                 if peer.sock.fileno() != -1 and not _send(peer, answer):
                     drop(peer)
+            _COMMITTING.clear()
+            if _STOPPING.is_set():
+                return
 
 
 def _send(peer: _Peer, answer: tuple[str, Any]) -> bool:
@@ -318,15 +329,33 @@ def serve_shared(listener: socket.socket, url: str) -> None:
         store.close()
 
 
+_COMMITTING, _STOPPING = threading.Event(), threading.Event()
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM: stop now between commits, else once the commit under way is answered."""
+    _STOPPING.set()
+    if not _COMMITTING.is_set():
+        sys.exit(0)
+
+
 def main() -> None:
     # Ctrl-C reaches the whole process group: the parent shuts down and closes the socket, then we go.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.argv[1] == "--shared":  # its supervisor stops it (SIGTERM) once the workers have stopped
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+        signal.signal(signal.SIGTERM, _stop)
         from prospectguard.service.workers import when_orphaned
 
-        when_orphaned(lambda: os.kill(os.getpid(), signal.SIGTERM))
         with socket.socket(fileno=int(sys.argv[2])) as listener:
+            address = listener.getsockname()
+
+            def orphaned() -> None:  # no supervisor left to remove the socket and its directory
+                with contextlib.suppress(OSError):
+                    os.unlink(address)
+                    os.rmdir(os.path.dirname(address))
+                os.kill(os.getpid(), signal.SIGTERM)
+
+            when_orphaned(orphaned, parent=int(sys.argv[3]))
             serve_shared(listener, os.environ["PROSPECTGUARD_DB"])
         return
     with socket.socket(fileno=int(sys.argv[1])) as sock, contextlib.suppress(OSError):  # OSError: parent gone

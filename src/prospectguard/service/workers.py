@@ -121,19 +121,26 @@ def run(
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
 
-    shared = SharedWriter(audit_writer) if audit_writer is not None else None
-    address = shared.address if shared is not None else None
+    shared: SharedWriter | None = None
+    processes: list[BaseProcess] = []
 
     def start() -> BaseProcess:
+        address = shared.address if shared is not None else None
         process = spawn.Process(target=_worker, args=(host, port, log_level, app, address), name="prospectguard-worker")
         process.start()
         return process
 
-    processes = [start() for _ in range(workers)]
-    started = [time.monotonic()] * workers
-    first = [True] * workers
     status = 0
     try:
+        if audit_writer is not None:
+            try:
+                shared = SharedWriter(audit_writer)
+            except OSError as exc:  # each worker then commits through a child of its own
+                print(f"warning: no shared audit writer ({exc}); each worker starts its own", file=sys.stderr)
+        for _ in range(workers):
+            processes.append(start())
+        started = [time.monotonic()] * workers
+        first = [True] * workers
         while not stopping:
             time.sleep(0.2)
             if shared is not None:
@@ -181,8 +188,13 @@ class SharedWriter:
         self._directory = tempfile.mkdtemp(prefix="prospectguard-audit-")  # mode 0700: ours alone
         self.address = os.path.join(self._directory, "writer.sock")
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(self.address)
-        self._listener.listen(128)
+        try:
+            self._listener.bind(self.address)
+            self._listener.listen(128)
+        except OSError:  # e.g. a path too long for a Unix socket, under a long TMPDIR
+            self._listener.close()
+            shutil.rmtree(self._directory, ignore_errors=True)
+            raise
         self._process: subprocess.Popen[bytes] | None = None
         self._started = 0.0
         self.keep_up()
@@ -194,7 +206,7 @@ class SharedWriter:
         if time.monotonic() - self._started < RESTART_SECONDS:
             return
         fd = self._listener.fileno()
-        command = [sys.executable, "-m", "prospectguard.service.auditproc", "--shared", str(fd)]
+        command = [sys.executable, "-m", "prospectguard.service.auditproc", "--shared", str(fd), str(os.getpid())]
         self._process = subprocess.Popen(command, pass_fds=(fd,), stdin=subprocess.DEVNULL, env=self._environment)
         self._started = time.monotonic()
 

@@ -1,0 +1,150 @@
+"""`CheckLane`: POST /v1/check answered before FastAPI's router gives the answer the route gives,
+whatever the request: right or wrong body, key, scope, size; plain, reserving or idempotent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from conftest import NPV_CALLER
+from prospectguard.service.app import MAX_BODY_BYTES, create_app
+from prospectguard.store import Store
+
+AT = "2026-12-01T11:00:00+01:00"  # a Tuesday, 11:00 in Paris
+CONSENTED, OTHER = "+33612345678", "+33611223344"
+
+
+@pytest.fixture
+def clients(store: Store) -> Iterator[tuple[TestClient, TestClient]]:
+    """The same store served with the lane and without it."""
+    with (
+        TestClient(create_app(store, key_cache_seconds=0)) as lane,
+        TestClient(create_app(store, key_cache_seconds=0, check_lane=False)) as route,
+    ):
+        yield lane, route
+
+
+def _consent(store: Store, e164: str) -> None:
+    when = datetime(2026, 9, 1, tzinfo=UTC)
+    store.add_consent(store.org_id("acme"), e164, collected_at=when, channel="all", method="form", proof_text="Oui")
+
+
+def _keys(store: Store) -> dict[str, str]:
+    org = store.org_id("acme")
+    store.set_org(org, caller_numbers=[NPV_CALLER], at=datetime(2026, 1, 1, tzinfo=UTC))
+    store.add_consent(
+        org, CONSENTED, collected_at=datetime(2026, 9, 1, tzinfo=UTC), channel="all", method="form", proof_text="Oui"
+    )
+    revoked = store.create_key(org, ["check"], "revoked")
+    store.revoke_key(revoked.split("_")[1], at=datetime(2026, 11, 1, tzinfo=UTC), org_id=org)
+    return {
+        "admin": store.create_key(org, ["admin"], "lane test"),
+        "check": store.create_key(org, ["check"], "lane test"),
+        "write": store.create_key(org, ["write"], "lane test"),
+        "revoked": revoked,
+    }
+
+
+def _seen(answer: Any) -> tuple[int, Any, str | None, str | None]:
+    try:
+        body = answer.json()
+    except ValueError:
+        body = answer.text
+    if isinstance(body, dict):
+        body.pop("attempt_id", None)  # each app reserves an attempt of its own
+    return answer.status_code, body, answer.headers.get("content-type"), answer.headers.get("www-authenticate")
+
+
+def test_the_lane_answers_as_the_route_does(store: Store, clients: tuple[TestClient, TestClient]) -> None:
+    keys = _keys(store)
+    plain = {"to": "06 12 34 56 78", "from": NPV_CALLER, "at": AT}
+    bodies: list[tuple[str, bytes | None]] = [
+        ("allow", json.dumps(plain).encode()),
+        ("block", json.dumps({**plain, "to": OTHER}).encode()),
+        ("no from: masked", json.dumps({"to": CONSENTED, "at": AT}).encode()),
+        ("sms", json.dumps({**plain, "channel": "sms", "message": "Offre ACME. STOP au 36111"}).encode()),
+        ("malformed JSON", b'{"to": '),
+        ("not UTF-8", b'{"to": "\xff"}'),
+        ("empty", b""),
+        ("a list", b"[]"),
+        ("unknown field", json.dumps({**plain, "colour": "red"}).encode()),
+        ("bad number", json.dumps({**plain, "to": "12"}).encode()),
+        ("bad date", json.dumps({**plain, "at": "2026-13-01T10:00"}).encode()),
+        ("bad boolean", json.dumps({**plain, "automated": "yes"}).encode()),
+        ("too large", b'{"to": "' + b"0" * MAX_BODY_BYTES + b'"}'),
+    ]
+    headers: list[tuple[str, dict[str, str]]] = [
+        ("no key", {}),
+        ("basic", {"Authorization": f"Basic {keys['check']}"}),
+        ("unknown", {"Authorization": "Bearer pg_00000000_nothing"}),
+        ("revoked", {"Authorization": f"Bearer {keys['revoked']}"}),
+        ("write scope", {"Authorization": f"Bearer {keys['write']}"}),
+        ("check scope", {"Authorization": f"Bearer {keys['check']}"}),
+        ("admin", {"Authorization": f"bearer {keys['admin']}"}),
+    ]
+    lane, route = clients
+    seen: set[int] = set()
+    for key_name, auth in headers:
+        for body_name, body in bodies:
+            sent = {"content": body, "headers": {**auth, "Content-Type": "application/json"}}
+            ours, theirs = _seen(lane.post("/v1/check", **sent)), _seen(route.post("/v1/check", **sent))
+            assert ours == theirs, (key_name, body_name)
+            seen.add(ours[0])
+    assert seen == {200, 401, 403, 413, 422}
+
+
+def test_reserving_and_idempotent_checks_answer_alike(store: Store, clients: tuple[TestClient, TestClient]) -> None:
+    keys = _keys(store)
+    auth = {"Authorization": f"Bearer {keys['check']}"}
+    lane, route = clients
+    answers: dict[str, list[Any]] = {"lane": [], "route": []}
+    for e164 in ("+33600000001", "+33600000002"):
+        store.add_consent(
+            store.org_id("acme"),
+            e164,
+            collected_at=datetime(2026, 9, 1, tzinfo=UTC),
+            channel="all",
+            method="form",
+            proof_text="Oui",
+        )
+    for name, client, to in (("lane", lane, "06 00 00 00 01"), ("route", route, "06 00 00 00 02")):
+        for i in range(6):  # each app its own consumer: the fifth reserve is over the cap
+            body = {"to": to, "from": NPV_CALLER, "at": f"2026-12-01T11:0{i}:00+01:00", "reserve": True}
+            answers[name].append(_seen(client.post("/v1/check", json=body, headers=auth)))
+        body = {"to": to, "from": NPV_CALLER, "at": AT, "idempotency_key": f"call-{name}"}
+        first = client.post("/v1/check", json=body, headers=auth)
+        again = client.post("/v1/check", json=body, headers=auth)
+        reused = client.post("/v1/check", json={**body, "to": OTHER}, headers=auth)
+        answers[name] += [_seen(first), _seen(again), _seen(reused)]
+    for answer in answers["lane"] + answers["route"]:  # the consumer's number differs: compare the rest
+        if isinstance(answer[1], dict) and "callee" in answer[1]:
+            answer[1]["callee"].pop("e164")
+        if isinstance(answer[1], dict) and "detail" in answer[1]:  # and its idempotency key (one org)
+            answer[1]["detail"] = answer[1]["detail"].replace("call-lane", "KEY").replace("call-route", "KEY")
+    assert answers["lane"] == answers["route"]
+    assert [a[0] for a in answers["lane"]] == [200] * 8 + [409]
+    decisions = [a[1]["decision"] for a in answers["lane"][:6]]
+    assert decisions == ["allow"] * 4 + ["block"] * 2
+    assert answers["lane"][7][1].get("replayed") is True
+
+
+def test_the_lane_answers_without_the_route(store: Store) -> None:
+    """Proof that the lane, not the route, answered above: with the route gone, checks still work."""
+    key = _keys(store)["check"]
+    app = create_app(store, key_cache_seconds=0)
+    app.router.routes[:] = [r for r in app.router.routes if not (isinstance(r, APIRoute) and r.path == "/v1/check")]
+    body = {"to": "06 12 34 56 78", "from": NPV_CALLER, "at": AT}
+    with TestClient(app) as client:
+        answer = client.post("/v1/check", json=body, headers={"Authorization": f"Bearer {key}"})
+        assert answer.status_code == 200 and answer.json()["decision"] == "allow"
+        assert client.get("/v1/check").status_code == 404  # other methods go to the router, which has no route now
+    without = create_app(store, key_cache_seconds=0, check_lane=False)
+    without.router.routes[:] = [r for r in without.router.routes if getattr(r, "path", None) != "/v1/check"]
+    with TestClient(without) as client:
+        assert client.post("/v1/check", json=body, headers={"Authorization": f"Bearer {key}"}).status_code == 404
