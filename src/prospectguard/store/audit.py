@@ -130,9 +130,10 @@ _PG_BEGIN = (
     "SET LOCAL lock_timeout = '10s'",
 )
 # PostgreSQL: up to this many rows go in the text of the INSERT (a round trip, then COMMIT); more are
-# bound by the server in psycopg's pipeline. Binding each
-# value into the text on the client costs more per row: per entry, in process, ~55 against ~40 µs
-# of our CPU and ~45 against ~20 µs of PostgreSQL's at 500 rows, about even at 8.
+# streamed with COPY, then COMMIT. Per commit, in process (our CPU, PostgreSQL's): 3 rows in the
+# text ~480 and ~400 µs, with COPY ~635 and ~400; about even at 8; 20 rows ~990 and ~950 against
+# ~970 and ~725. At 500 rows, per row: COPY ~21-25 and ~13-14 µs, where the server-bound INSERTs
+# of psycopg's pipeline it replaced cost ~27 and ~17, and the text ~55 and ~45.
 LITERAL_ROWS = 8
 # Built once: the service appends a few entries at a time, hundreds of times a second.
 _PG_LOCK = select(func.pg_advisory_xact_lock(_PG_AUDIT_LOCK))
@@ -202,11 +203,10 @@ def _append_in_two_trips(statements: Statements, entries: Sequence[Entry]) -> li
     COMMIT). The first trip takes the lock and then reads the heads: in READ COMMITTED each statement
     of a transaction sees what was committed when it starts, so the reads after the lock see the
     last appender's commit. The second inserts every row in one statement and commits; past
-    `LITERAL_ROWS` rows, the server binds them, and COMMIT takes a third trip. Each round trip costs
+    `LITERAL_ROWS` rows, they are streamed with COPY, and COMMIT takes a third trip. Each round trip costs
     tens of µs of the service's CPU and of PostgreSQL's, and the lock is held for less time."""
     if not entries:
         return []
-    from psycopg import Pipeline  # here: only a PostgreSQL store imports psycopg
 
     orgs = sorted({entry.org for entry in entries})
     insert = statements[_INSERT]
@@ -218,10 +218,10 @@ def _append_in_two_trips(statements: Statements, entries: Sequence[Entry]) -> li
         _, last, *org_rows = results[len(_PG_BEGIN) :]
         org_last = {org: rows[0][0] for org, rows in zip(orgs, org_rows, strict=True)}
         rows, seqs = _chained(last[0] if last else None, org_last, entries)
-        if len(rows) <= LITERAL_ROWS or not Pipeline.is_supported():  # else one round trip a row
+        if len(rows) <= LITERAL_ROWS:
             script.execute([f"{head} VALUES " + ", ".join(script.literal(_INSERT, r, sql=values) for r in rows)])
         else:
-            script.run_many(_INSERT, rows)
+            script.copy(_INSERT, rows)
         script.commit()
     return seqs
 

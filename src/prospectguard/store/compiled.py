@@ -204,20 +204,33 @@ class Statements:
 class Script:
     """Statements sent together in one query (PostgreSQL's simple query protocol), their values bound
     by psycopg on the client (`ClientCursor.mogrify`: quoted by the driver, never by us); or, with
-    `run_many`, one statement for many rows bound by the server."""
+    `copy`, many rows of an INSERT streamed with COPY."""
 
     def __init__(self, statements: Statements, cursor: Any, driver: Any) -> None:
         self._statements = statements
         self._cursor = cursor
         self._driver = driver
 
-    def run_many(self, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
-        """`statement` once per row, its values bound by the server (psycopg's pipeline: one round
-        trip for them all), in the transaction the script began."""
+    def copy(self, insert: Any, rows: Sequence[dict[str, Any]]) -> None:
+        """The rows of an INSERT (`insert`, a table's `insert()`) streamed with COPY, in the
+        transaction the script began: each value converted as the INSERT would bind it, then
+        written by psycopg's own dumpers. Per row, a fraction of an INSERT's cost, ours and the
+        server's."""
+        from psycopg import sql  # here: only a PostgreSQL store imports psycopg
+
         if self._driver.info.transaction_status.name != "INTRANS":  # never outside the script's transaction
             raise StoreUnavailable("no transaction open for the rows: nothing written")
-        with self._driver.cursor() as cursor:
-            self._statements[statement].run_many(cursor, rows)
+        if not rows:
+            return
+        compiled = self._statements[insert]
+        values = [compiled.parameters(row) for row in rows]
+        names = list(values[0])  # an INSERT's parameters are named for its columns
+        columns = sql.SQL(", ").join(sql.Identifier(name) for name in names)
+        command = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(insert.table.name), columns)
+        with self._driver.cursor() as cursor, cursor.copy(command) as stream:
+            for row in values:
+                assert isinstance(row, dict)
+                stream.write_row([row[name] for name in names])
 
     def commit(self) -> None:
         """COMMIT, and make sure it committed: in a transaction that failed, PostgreSQL answers a
