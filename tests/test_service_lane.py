@@ -148,3 +148,17 @@ def test_the_lane_answers_without_the_route(store: Store) -> None:
     without.router.routes[:] = [r for r in without.router.routes if getattr(r, "path", None) != "/v1/check"]
     with TestClient(without) as client:
         assert client.post("/v1/check", json=body, headers={"Authorization": f"Bearer {key}"}).status_code == 404
+
+
+@pytest.mark.parametrize("check_lane", [True, False])
+def test_a_plain_function_exception_handler_answers_as_from_the_route(store: Store, check_lane: bool) -> None:
+    """Starlette runs a handler that is a plain function in a thread; the lane does too."""
+    from fastapi.responses import JSONResponse
+
+    from prospectguard.service.app import Denied
+
+    app = create_app(store, key_cache_seconds=0, check_lane=check_lane)
+    app.add_exception_handler(Denied, lambda request, exc: JSONResponse({"plain": str(exc)}, status_code=418))
+    with TestClient(app) as client:
+        answer = client.post("/v1/check", json={"to": "06 12 34 56 78", "at": AT})
+    assert (answer.status_code, answer.json()) == (418, {"plain": "missing API key: send Authorization: Bearer <key>"})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import inspect
 import os
 import time
 from collections import Counter as CounterOf
@@ -171,7 +172,10 @@ class CheckLane:
             handler = next((handlers[c] for c in type(exc).__mro__ if c in handlers and c is not Exception), None)
             if handler is None:
                 raise
-            response = await handler(request, exc)
+            if inspect.iscoroutinefunction(handler):
+                response = await handler(request, exc)
+            else:  # as Starlette runs a plain function handler
+                response = await run_in_threadpool(handler, request, exc)
         await response(scope, receive, send)
 
 
