@@ -207,8 +207,15 @@ class SharedWriter:
             return
         fd = self._listener.fileno()
         command = [sys.executable, "-m", "prospectguard.service.auditproc", "--shared", str(fd), str(os.getpid())]
-        self._process = subprocess.Popen(command, pass_fds=(fd,), stdin=subprocess.DEVNULL, env=self._environment)
         self._started = time.monotonic()
+        try:
+            # A session of its own: Ctrl-C in a terminal does not reach it (not even while it imports);
+            # its supervisor stops it once the workers have stopped, or it sees itself orphaned.
+            self._process = subprocess.Popen(
+                command, pass_fds=(fd,), stdin=subprocess.DEVNULL, env=self._environment, start_new_session=True
+            )
+        except OSError as exc:  # tried again a second later; meanwhile the workers' batches wait, or fail closed
+            print(f"warning: the shared audit writer could not start: {exc}", file=sys.stderr)
 
     @property
     def pid(self) -> int | None:
