@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -199,6 +200,15 @@ def test_batch_length_and_body_size_are_bounded(api: Api) -> None:
     assert too_many.json()["detail"][0]["field"] == "contacts"
     huge = api.client.post("/v1/check", content=b'{"to": "' + b"0" * (5 * 1024 * 1024) + b'"}', headers=acme.headers)
     assert huge.status_code == 413
+
+    def streamed() -> Iterator[bytes]:  # chunked, no Content-Length: refused as it streams in
+        yield b'{"number": "'
+        yield from [b"0" * 65536] * 80
+        yield b'"}'
+
+    for path in ("/v1/consents", "/v1/oppositions", "/v1/check/batch"):
+        answer = api.client.post(path, content=streamed(), headers=acme.headers)
+        assert (answer.status_code, answer.json()) == (413, {"detail": "request body larger than 4194304 bytes"})
     empty = api.post("/v1/check/batch", acme, {"contacts": []})
     assert empty.status_code == 422
 

@@ -162,3 +162,73 @@ def test_a_plain_function_exception_handler_answers_as_from_the_route(store: Sto
     with TestClient(app) as client:
         answer = client.post("/v1/check", json={"to": "06 12 34 56 78", "at": AT})
     assert (answer.status_code, answer.json()) == (418, {"plain": "missing API key: send Authorization: Bearer <key>"})
+
+
+def test_failures_answer_as_from_the_route(
+    store: Store, clients: tuple[TestClient, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answers that matter most: the store down (a 503 `block` decision), a bug (a bare 500),
+    a body too large with no declared length (413)."""
+    from prospectguard.gate import Gate
+    from prospectguard.service.app import Keys
+    from prospectguard.store import StoreUnavailable
+
+    auth = {"Authorization": f"Bearer {_keys(store)['check']}"}
+    body = {"to": "06 12 34 56 78", "from": NPV_CALLER, "at": AT}
+    lane, route = (TestClient(c.app, raise_server_exceptions=False) for c in clients)
+
+    def both(**sent: Any) -> tuple[Any, Any]:
+        return _seen(lane.post("/v1/check", **sent)), _seen(route.post("/v1/check", **sent))
+
+    def streamed() -> Iterator[bytes]:  # chunked: no Content-Length for BodyLimit to refuse early
+        yield b'{"to": "'
+        for _ in range(MAX_BODY_BYTES // 65536 + 1):
+            yield b"0" * 65536
+        yield b'"}'
+
+    ours = _seen(lane.post("/v1/check", content=streamed(), headers=auth))
+    theirs = _seen(route.post("/v1/check", content=streamed(), headers=auth))  # a generator each: read once
+    assert ours == theirs and ours[0] == 413
+
+    def down(self: Any, key: str) -> None:
+        raise StoreUnavailable("connection refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Keys, "get", down)
+        ours, theirs = both(json=body, headers=auth)
+    assert ours == theirs and ours[0] == 503
+    assert ours[1]["decision"] == "block" and ours[1]["reasons"][0]["code"] == "STORE_UNAVAILABLE"
+
+    def bug(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Gate, "judge", bug)
+        patch.setattr(Gate, "judged", bug)
+        ours, theirs = both(json=body, headers=auth)
+    assert ours == theirs and ours[0] == 500 and "RuntimeError" in ours[1]["detail"]
+
+
+def test_the_lane_answers_under_a_root_path(store: Store) -> None:
+    """Behind a proxy that mounts the API under a prefix (uvicorn --root-path), the lane still
+    answers, and a store that is down still gives a `block` decision."""
+    from prospectguard.service.app import Keys
+    from prospectguard.store import StoreUnavailable
+
+    key = _keys(store)["check"]
+    app = create_app(store, key_cache_seconds=0)
+    app.router.routes[:] = [r for r in app.router.routes if not (isinstance(r, APIRoute) and r.path == "/v1/check")]
+    body = {"to": "06 12 34 56 78", "from": NPV_CALLER, "at": AT}
+    with TestClient(app, root_path="/api") as client:
+        answer = client.post("/api/v1/check", json=body, headers={"Authorization": f"Bearer {key}"})
+        assert answer.status_code == 200 and answer.json()["decision"] == "allow"
+
+        def down(self: Any, key: str) -> None:
+            raise StoreUnavailable("connection refused")
+
+        Keys.get, saved = down, Keys.get  # type: ignore[method-assign]
+        try:
+            answer = client.post("/api/v1/check", json=body, headers={"Authorization": f"Bearer {key}"})
+        finally:
+            Keys.get = saved  # type: ignore[method-assign]
+        assert answer.status_code == 503 and answer.json()["decision"] == "block"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import inspect
 import os
 import time
 from collections import Counter as CounterOf
@@ -32,6 +31,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
+from starlette._utils import get_route_path, is_async_callable
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -112,21 +112,34 @@ class BodyLimit:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
                 await _too_large(scope, receive, send, self.limit)
                 return
-        received = 0
+        received, exceeded, answered = 0, False, False
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
+        async def sending(message: Message) -> None:
+            # FastAPI turns any failure to read a body into its own 400 (which we answer as 422):
+            # once the limit is exceeded, whatever the app answers becomes this 413.
+            nonlocal answered
+            if exceeded:
+                if not answered:
+                    answered = True
+                    await _too_large(scope, receive, send, self.limit)
+                return
+            await send(message)
+
         try:
-            await self.app(scope, limited, send)
+            await self.app(scope, limited, sending)
         except _TooLarge:
-            await _too_large(scope, receive, send, self.limit)
+            if not answered:
+                await _too_large(scope, receive, send, self.limit)
 
 
 class _TooLarge(Exception):
@@ -153,7 +166,7 @@ class CheckLane:
         self.answered = answered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/v1/check" or scope["method"] != "POST":
+        if scope["type"] != "http" or get_route_path(scope) != "/v1/check" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -169,14 +182,21 @@ class CheckLane:
         try:
             response = await self.answered(request, await bearer(request), b"".join(chunks), started)
         except Exception as exc:
+            # Starlette's lookup: a handler for the status of an HTTPException first, then one for the
+            # exception's class or its nearest base (`Exception`'s is the last-resort one, outside).
             handlers = request.app.exception_handlers
-            handler = next((handlers[c] for c in type(exc).__mro__ if c in handlers and c is not Exception), None)
+            handler = handlers.get(exc.status_code) if isinstance(exc, StarletteHTTPException) else None
+            if handler is None:
+                handler = next((handlers[c] for c in type(exc).__mro__ if c in handlers and c is not Exception), None)
             if handler is None:
                 raise
-            if inspect.iscoroutinefunction(handler):
-                response = await handler(request, exc)
+            if is_async_callable(handler):
+                answer = await handler(request, exc)
             else:  # as Starlette runs a plain function handler
-                response = await run_in_threadpool(handler, request, exc)
+                answer = await run_in_threadpool(handler, request, exc)
+            if answer is None:  # Starlette sends nothing then either
+                return
+            response = answer
         await response(scope, receive, send)
 
 
@@ -228,7 +248,7 @@ def authorise(request: Request, credentials: HTTPAuthorizationCredentials | None
     try:
         found = keys.get(credentials.credentials)
     except StoreUnavailable:
-        if scope == "check" and request.url.path.startswith("/v1/check"):
+        if scope == "check" and get_route_path(request.scope).startswith("/v1/check"):
             return STORE_DOWN
         raise
     return _allowed(found, scope)

@@ -32,7 +32,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 from collections.abc import Sequence
 from datetime import date, datetime
 from types import FrameType
@@ -122,8 +121,9 @@ class ProcessCommit:
         return answer
 
     def _alive(self) -> bool:
-        # A link the writer closed between batches (a shared writer replaced) is replaced before
-        # the next batch is sent, so that batch is not lost.
+        # A link the writer closed between batches (a shared writer replaced), once the loop has
+        # seen its end, is replaced before the next batch is sent, so that batch is not lost (sent
+        # sooner, it fails closed).
         if self._writer is None or self._writer.is_closing() or self._reader is None or self._reader.at_eof():
             return False
         return self.shared is not None or (self._child is not None and self._child.poll() is None)
@@ -268,12 +268,12 @@ def _writer(store: Store, url: str, listener: socket.socket | None, first: socke
                     drop(peer)
                     break
         if batches:
-            _COMMITTING.set()  # a SIGTERM meanwhile takes effect once the answers are sent
+            _STATE["committing"] = True  # a SIGTERM meanwhile takes effect once the answers are sent
             for (peer, _), answer in zip(batches, _commit(store, batches), strict=True):
                 if peer.sock.fileno() != -1 and not _send(peer, answer):
                     drop(peer)
-            _COMMITTING.clear()
-            if _STOPPING.is_set():
+            _STATE["committing"] = False
+            if _STATE["stopping"]:
                 return
 
 
@@ -329,13 +329,15 @@ def serve_shared(listener: socket.socket, url: str) -> None:
         store.close()
 
 
-_COMMITTING, _STOPPING = threading.Event(), threading.Event()
+# Plain flags, not threading.Event: a signal handler may run inside another, and an Event's lock
+# taken twice on one thread would never be released.
+_STATE = {"committing": False, "stopping": False}
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
     """SIGTERM: stop now between commits, else once the commit under way is answered."""
-    _STOPPING.set()
-    if not _COMMITTING.is_set():
+    _STATE["stopping"] = True
+    if not _STATE["committing"]:
         sys.exit(0)
 
 
