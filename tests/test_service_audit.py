@@ -91,9 +91,15 @@ def test_a_store_the_child_cannot_open_fails_closed(tmp_path: Path) -> None:
         (tmp_path / name).unlink(missing_ok=True)
     path.mkdir()  # the file became a directory
 
+    _fails_closed(commit, "unable to open database file")
+
+
+def _fails_closed(commit: ProcessCommit, match: str) -> None:
+    """A batch through `commit` is refused (StoreUnavailable matching `match`); then it is closed."""
+
     async def scenario() -> None:
         try:
-            with pytest.raises(StoreUnavailable, match="unable to open database file"):
+            with pytest.raises(StoreUnavailable, match=match):
                 await commit([entry(1)])
         finally:
             await commit.close()
@@ -150,16 +156,7 @@ def test_batches_of_several_workers_go_together_in_the_shared_writers_commits(st
 
 def test_a_worker_naming_another_store_is_refused_by_the_shared_writer(store: Store, tmp_path: Path) -> None:
     with shared_writer(store) as writer, Store.open(f"sqlite:///{tmp_path / 'other.db'}") as other:
-        stray = ProcessCommit(other, shared=writer.address)
-
-        async def scenario() -> None:
-            try:
-                with pytest.raises(StoreUnavailable, match="serves another store"):
-                    await stray([entry(1)])
-            finally:
-                await stray.close()
-
-        asyncio.run(scenario())
+        _fails_closed(ProcessCommit(other, shared=writer.address), "serves another store")
         assert writer.pid is not None  # refused, not killed
     assert store.verify_audit().checked == 0 and other.verify_audit().checked == 0
 

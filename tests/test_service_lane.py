@@ -13,8 +13,8 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from conftest import NPV_CALLER
-from prospectguard.service.app import MAX_BODY_BYTES, create_app
-from prospectguard.store import Store
+from prospectguard.service.app import MAX_BODY_BYTES, Keys, create_app
+from prospectguard.store import Store, StoreUnavailable
 
 AT = "2026-12-01T11:00:00+01:00"  # a Tuesday, 11:00 in Paris
 CONSENTED, OTHER = "+33612345678", "+33611223344"
@@ -49,6 +49,17 @@ def _keys(store: Store) -> dict[str, str]:
         "write": store.create_key(org, ["write"], "lane test"),
         "revoked": revoked,
     }
+
+
+def _without_route(app: Any) -> Any:
+    """`app` with its POST /v1/check route removed: only the lane can answer it."""
+    app.router.routes[:] = [r for r in app.router.routes if not (isinstance(r, APIRoute) and r.path == "/v1/check")]
+    return app
+
+
+def _store_down(self: Any, key: str) -> None:
+    """In place of `Keys.get`: the store cannot be reached."""
+    raise StoreUnavailable("connection refused")
 
 
 def _seen(answer: Any) -> tuple[int, Any, str | None, str | None]:
@@ -137,16 +148,13 @@ def test_reserving_and_idempotent_checks_answer_alike(store: Store, clients: tup
 def test_the_lane_answers_without_the_route(store: Store) -> None:
     """Proof that the lane, not the route, answered above: with the route gone, checks still work."""
     key = _keys(store)["check"]
-    app = create_app(store, key_cache_seconds=0)
-    app.router.routes[:] = [r for r in app.router.routes if not (isinstance(r, APIRoute) and r.path == "/v1/check")]
+    app = _without_route(create_app(store, key_cache_seconds=0))
     body = {"to": "06 12 34 56 78", "from": NPV_CALLER, "at": AT}
     with TestClient(app) as client:
         answer = client.post("/v1/check", json=body, headers={"Authorization": f"Bearer {key}"})
         assert answer.status_code == 200 and answer.json()["decision"] == "allow"
         assert client.get("/v1/check").status_code == 404  # other methods go to the router, which has no route now
-    without = create_app(store, key_cache_seconds=0, check_lane=False)
-    without.router.routes[:] = [r for r in without.router.routes if getattr(r, "path", None) != "/v1/check"]
-    with TestClient(without) as client:
+    with TestClient(_without_route(create_app(store, key_cache_seconds=0, check_lane=False))) as client:
         assert client.post("/v1/check", json=body, headers={"Authorization": f"Bearer {key}"}).status_code == 404
 
 
@@ -170,8 +178,6 @@ def test_failures_answer_as_from_the_route(
     """The answers that matter most: the store down (a 503 `block` decision), a bug (a bare 500),
     a body too large with no declared length (413)."""
     from prospectguard.gate import Gate
-    from prospectguard.service.app import Keys
-    from prospectguard.store import StoreUnavailable
 
     auth = {"Authorization": f"Bearer {_keys(store)['check']}"}
     body = {"to": "06 12 34 56 78", "from": NPV_CALLER, "at": AT}
@@ -190,11 +196,8 @@ def test_failures_answer_as_from_the_route(
     theirs = _seen(route.post("/v1/check", content=streamed(), headers=auth))  # a generator each: read once
     assert ours == theirs and ours[0] == 413
 
-    def down(self: Any, key: str) -> None:
-        raise StoreUnavailable("connection refused")
-
     with monkeypatch.context() as patch:
-        patch.setattr(Keys, "get", down)
+        patch.setattr(Keys, "get", _store_down)
         ours, theirs = both(json=body, headers=auth)
     assert ours == theirs and ours[0] == 503
     assert ours[1]["decision"] == "block" and ours[1]["reasons"][0]["code"] == "STORE_UNAVAILABLE"
@@ -209,26 +212,15 @@ def test_failures_answer_as_from_the_route(
     assert ours == theirs and ours[0] == 500 and "RuntimeError" in ours[1]["detail"]
 
 
-def test_the_lane_answers_under_a_root_path(store: Store) -> None:
+def test_the_lane_answers_under_a_root_path(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Behind a proxy that mounts the API under a prefix (uvicorn --root-path), the lane still
     answers, and a store that is down still gives a `block` decision."""
-    from prospectguard.service.app import Keys
-    from prospectguard.store import StoreUnavailable
-
     key = _keys(store)["check"]
-    app = create_app(store, key_cache_seconds=0)
-    app.router.routes[:] = [r for r in app.router.routes if not (isinstance(r, APIRoute) and r.path == "/v1/check")]
     body = {"to": "06 12 34 56 78", "from": NPV_CALLER, "at": AT}
-    with TestClient(app, root_path="/api") as client:
-        answer = client.post("/api/v1/check", json=body, headers={"Authorization": f"Bearer {key}"})
+    auth = {"Authorization": f"Bearer {key}"}
+    with TestClient(_without_route(create_app(store, key_cache_seconds=0)), root_path="/api") as client:
+        answer = client.post("/api/v1/check", json=body, headers=auth)
         assert answer.status_code == 200 and answer.json()["decision"] == "allow"
-
-        def down(self: Any, key: str) -> None:
-            raise StoreUnavailable("connection refused")
-
-        Keys.get, saved = down, Keys.get  # type: ignore[method-assign]
-        try:
-            answer = client.post("/api/v1/check", json=body, headers={"Authorization": f"Bearer {key}"})
-        finally:
-            Keys.get = saved  # type: ignore[method-assign]
+        monkeypatch.setattr(Keys, "get", _store_down)
+        answer = client.post("/api/v1/check", json=body, headers=auth)
         assert answer.status_code == 503 and answer.json()["decision"] == "block"

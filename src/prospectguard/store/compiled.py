@@ -223,13 +223,12 @@ class Script:
         if not rows:
             return
         compiled = self._statements[insert]
-        values = [compiled.parameters(row) for row in rows]
+        values: list[Any] = [compiled.parameters(row) for row in rows]  # dicts: psycopg's binds are named
         names = list(values[0])  # an INSERT's parameters are named for its columns
         columns = sql.SQL(", ").join(sql.Identifier(name) for name in names)
         command = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(insert.table.name), columns)
         with self._driver.cursor() as cursor, cursor.copy(command) as stream:
             for row in values:
-                assert isinstance(row, dict)
                 stream.write_row([row[name] for name in names])
 
     def commit(self) -> None:
